@@ -1,0 +1,120 @@
+"""Connection settings: stack config, then environment, then documented defaults.
+
+The dynamic provider host hands the whole (decrypted) stack config to
+``configure``; it is kept here, in the provider process, and never on a
+pickled provider instance, so credentials never reach the state file and a
+key rotation is never a diff.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import ConfigurationError
+
+ENVIRONMENTS = ("production", "sandbox")
+
+_lock = threading.Lock()
+_stack_config: dict[str, str] = {}
+
+
+def set_stack_config(values: Mapping[str, Any]) -> None:
+    """Replace the stack config seen by this process (``ns:key`` -> value)."""
+    cleaned = {str(k): str(v) for k, v in values.items() if v is not None}
+    with _lock:
+        _stack_config.clear()
+        _stack_config.update(cleaned)
+
+
+def stack_config_value(name: str) -> str | None:
+    with _lock:
+        return _stack_config.get(name)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One connection setting: its config key (``ns:key``) and environment variable."""
+
+    key: str
+    env: str
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """How to connect to one provider: its settings and documented hosts."""
+
+    namespace: str
+    title: str
+    settings: tuple[Setting, ...]
+    base_urls: Mapping[str, str]
+
+    def setting(self, key: str) -> Setting:
+        for s in self.settings:
+            if s.key == key:
+                return s
+        raise KeyError(key)
+
+    def describe(self, key: str) -> str:
+        """How a user sets ``key``: both the config key and the environment variable."""
+        s = self.setting(key)
+        flag = "--secret " if s.secret else ""
+        return f"`pulumi config set {flag}{self.namespace}:{s.key}` or {s.env}"
+
+    def resolve(self) -> Connection:
+        values: dict[str, str] = {}
+        for s in self.settings:
+            value = stack_config_value(f"{self.namespace}:{s.key}")
+            if value is None or value == "":
+                value = os.environ.get(s.env) or None
+            if value is not None:
+                values[s.key] = value
+        environment = values.get("environment", "production")
+        if environment not in ENVIRONMENTS:
+            raise ConfigurationError(
+                f"{self.title}: {self.namespace}:environment must be one of "
+                f"{', '.join(ENVIRONMENTS)}, not {environment!r}"
+            )
+        base_url = (values.get("baseUrl") or self.base_urls[environment]).rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"{self.title}: {self.namespace}:baseUrl must be an http(s) URL, not {base_url!r}"
+            )
+        return Connection(spec=self, environment=environment, base_url=base_url, values=values)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Resolved settings for one provider. Its repr never shows a secret."""
+
+    spec: ConnectionSpec
+    environment: str
+    base_url: str
+    values: Mapping[str, str] = field(repr=False)
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def require(self, key: str) -> str:
+        value = self.values.get(key)
+        if not value:
+            raise ConfigurationError(
+                f"{self.spec.title}: missing setting {self.spec.namespace}:{key}; "
+                f"set it with {self.spec.describe(key)}"
+            )
+        return value
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values, for redaction."""
+        return tuple(
+            v for s in self.spec.settings if s.secret and (v := self.values.get(s.key))
+        )
+
+    @property
+    def cache_key(self) -> tuple[Any, ...]:
+        return (self.spec.namespace, self.base_url, tuple(sorted(self.values.items())))

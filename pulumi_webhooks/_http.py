@@ -1,0 +1,391 @@
+"""HTTP with retries, token renewal and redaction, shared by every provider.
+
+Each provider supplies a :class:`Dialect` (how its errors look, which of them
+are retryable) and optionally an :class:`Auth` (headers, tokens, signing).
+One :class:`ApiClient` per provider connection lives for the whole provider
+process and is shared by the host's gRPC threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from ._config import Connection
+from ._errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    NotFoundError,
+    TransientError,
+)
+
+#: Statuses retried for idempotent requests.
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Statuses that prove the request was not processed: safe to retry even a create.
+NOT_PROCESSED_STATUSES = frozenset({425, 429})
+
+REDACTED = "***"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret value (of 4 characters or more) in ``text``."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter.
+
+    ``deadline`` (seconds) bounds the whole call including retries; set it with
+    PULUMI_WEBHOOKS_RETRY_DEADLINE. ``timeout`` bounds each request
+    (PULUMI_WEBHOOKS_REQUEST_TIMEOUT).
+    """
+
+    deadline: float = 60.0
+    timeout: float = 30.0
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+
+    @classmethod
+    def from_env(cls) -> RetryPolicy:
+        def number(name: str, default: float) -> float:
+            raw = os.environ.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
+            if value < 0:
+                raise ConfigurationError(f"{name} must not be negative")
+            return value
+
+        return cls(
+            deadline=number("PULUMI_WEBHOOKS_RETRY_DEADLINE", cls.deadline),
+            timeout=number("PULUMI_WEBHOOKS_REQUEST_TIMEOUT", cls.timeout),
+        )
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+        if retry_after is not None:
+            return max(retry_after, backoff)
+        return backoff
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A provider's error answer, parsed from its own envelope."""
+
+    status: int
+    code: str | None
+    message: str | None
+
+
+class Dialect:
+    """How one provider's API reports errors. Override per provider."""
+
+    provider = "provider"
+
+    def failure(self, response: httpx.Response) -> Failure | None:
+        """The error in ``response``, or None when it succeeded."""
+        if response.status_code < 400:
+            return None
+        body = _json_or_none(response)
+        code = message = None
+        if isinstance(body, dict):
+            raw_code = body.get("code") or body.get("error_code")
+            code = None if raw_code is None else str(raw_code)
+            raw_message = body.get("message") or body.get("detail") or body.get("title")
+            message = None if raw_message is None else str(raw_message)
+        return Failure(response.status_code, code, message or response.reason_phrase or None)
+
+    def retry_after(self, response: httpx.Response) -> float | None:
+        return parse_retry_after(response.headers.get("Retry-After"))
+
+    def is_transient(self, failure: Failure) -> bool:
+        return failure.status in TRANSIENT_STATUSES
+
+    def is_not_found(self, failure: Failure) -> bool:
+        return failure.status == 404
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class Auth(Protocol):
+    """Adds credentials to a request; may fetch and cache a token."""
+
+    def apply(self, client: ApiClient, request: httpx.Request) -> None: ...
+
+    def renew(self) -> bool:
+        """Forget a cached token. True when a retry with a fresh one may help."""
+        ...
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        return None
+
+
+# Tests route every client to an in-process transport through this hook.
+_transport_override: httpx.BaseTransport | None = None
+
+
+@contextlib.contextmanager
+def use_transport(transport: httpx.BaseTransport) -> Iterator[None]:
+    """Send every request of clients created inside the block through ``transport``."""
+    global _transport_override
+    previous = _transport_override
+    _transport_override = transport
+    clear_clients()
+    try:
+        yield
+    finally:
+        _transport_override = previous
+        clear_clients()
+
+
+class ApiClient:
+    """One provider connection: base URL, auth, retries and error mapping."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        dialect: Dialect,
+        auth: Auth | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.connection = connection
+        self.dialect = dialect
+        self.auth = auth
+        self.policy = policy or RetryPolicy.from_env()
+        self.http = httpx.Client(
+            base_url=connection.base_url,
+            timeout=self.policy.timeout,
+            transport=_transport_override,
+            headers={"User-Agent": "pulumi-webhooks", "Accept": "application/json"},
+        )
+        self._extra_secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- redaction -----------------------------------------------------------
+    def add_secret(self, value: str | None) -> None:
+        """Also redact ``value`` (a token, a webhook secret) from every message."""
+        if value:
+            with self._lock:
+                self._extra_secrets.add(value)
+
+    def redact(self, text: str, extra: Iterable[str] = ()) -> str:
+        with self._lock:
+            known = set(self._extra_secrets)
+        return redact(text, [*self.connection.secrets, *known, *extra])
+
+    # -- requests ------------------------------------------------------------
+    def request(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        sensitive: Iterable[str] = (),
+        authenticated: bool = True,
+    ) -> httpx.Response:
+        """Send one logical call, retrying what is safe to retry.
+
+        Non-idempotent calls (POST by default) are retried only when the
+        provider certainly did not process them (connection refused, 429);
+        any other transient failure raises :class:`TransientError` with
+        ``maybe_committed`` so the caller can look before it retries.
+        """
+        if idempotent is None:
+            idempotent = method.upper() != "POST"
+        sensitive = tuple(sensitive)
+        deadline = time.monotonic() + self.policy.deadline
+        attempt = 0
+        renewed = False
+        while True:
+            try:
+                response = self._send_once(
+                    method, url, json_body=json_body, params=params, data=data,
+                    headers=headers, authenticated=authenticated,
+                )
+            except httpx.TransportError as exc:
+                error = self._transport_error(operation, exc, sensitive)
+                if not idempotent and error.maybe_committed:
+                    raise error from None
+            else:
+                failure = self.dialect.failure(response)
+                if failure is None:
+                    return response
+                if failure.status in (401, 403) and authenticated:
+                    if failure.status == 401 and not renewed and self.auth is not None and self.auth.renew():
+                        renewed = True
+                        continue
+                    raise self._api_error(AuthenticationError, operation, failure, sensitive, hint=True)
+                if self.dialect.is_not_found(failure):
+                    raise self._api_error(NotFoundError, operation, failure, sensitive)
+                if not self.dialect.is_transient(failure):
+                    raise self._api_error(ApiError, operation, failure, sensitive)
+                error = TransientError(
+                    self.dialect.provider,
+                    operation,
+                    status=failure.status,
+                    code=failure.code,
+                    message=self.redact(failure.message or "", sensitive) or None,
+                    retry_after=self.dialect.retry_after(response),
+                    maybe_committed=failure.status not in NOT_PROCESSED_STATUSES,
+                )
+                if not idempotent and error.maybe_committed:
+                    raise error
+            wait = self.policy.delay(attempt, error.retry_after)
+            if time.monotonic() + wait > deadline:
+                raise error
+            time.sleep(wait)
+            attempt += 1
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any,
+        params: Mapping[str, Any] | None,
+        data: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        authenticated: bool,
+    ) -> httpx.Response:
+        content: bytes | None = None
+        request_headers = dict(headers or {})
+        if json_body is not None:
+            content = json.dumps(json_body, separators=(",", ":")).encode()
+            request_headers.setdefault("Content-Type", "application/json")
+        request = self.http.build_request(
+            method, url, content=content, data=data, params=params, headers=request_headers
+        )
+        if authenticated and self.auth is not None:
+            self.auth.apply(self, request)
+        return self.http.send(request)
+
+    def _transport_error(
+        self, operation: str, exc: httpx.TransportError, sensitive: tuple[str, ...]
+    ) -> TransientError:
+        # A refused connection or a pool timeout never reached the provider.
+        not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        kind = type(exc).__name__
+        return TransientError(
+            self.dialect.provider,
+            operation,
+            status=None,
+            code=kind,
+            message=self.redact(str(exc) or kind, sensitive),
+            maybe_committed=not not_sent,
+        )
+
+    def _api_error(
+        self,
+        cls: type[ApiError],
+        operation: str,
+        failure: Failure,
+        sensitive: tuple[str, ...],
+        hint: bool = False,
+    ) -> ApiError:
+        message = self.redact(failure.message or "", sensitive) or None
+        if hint:
+            spec = self.connection.spec
+            keys = ", ".join(f"{spec.namespace}:{s.key}" for s in spec.settings if s.secret)
+            message = f"{message or 'credentials rejected'} (check {keys})"
+        return cls(
+            self.dialect.provider, operation, status=failure.status, code=failure.code, message=message
+        )
+
+    def json(self, response: httpx.Response) -> Any:
+        body = _json_or_none(response)
+        if body is None and response.content:
+            raise ApiError(
+                self.dialect.provider,
+                f"{response.request.method} {response.request.url.path}",
+                status=response.status_code,
+                message="response is not JSON",
+            )
+        return body
+
+    def close(self) -> None:
+        self.http.close()
+
+
+_clients_lock = threading.Lock()
+_clients: dict[tuple[Any, ...], ApiClient] = {}
+
+
+def cached_client(
+    connection: Connection, factory: Callable[[Connection], ApiClient]
+) -> ApiClient:
+    """The process-wide client for ``connection``; a changed setting makes a new one."""
+    key = connection.cache_key
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = factory(connection)
+            _clients[key] = client
+        return client
+
+
+def clear_clients() -> None:
+    with _clients_lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
+class TokenCache:
+    """A bearer token shared by threads, renewed shortly before it expires."""
+
+    def __init__(self, fetch: Callable[[], tuple[str, float]], skew: float = 60.0) -> None:
+        self._fetch = fetch
+        self._skew = skew
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    def get(self) -> str:
+        with self._lock:
+            if self._token is None or time.time() >= self._expires_at - self._skew:
+                self._token, self._expires_at = self._fetch()
+            return self._token
+
+    def clear(self) -> bool:
+        with self._lock:
+            self._token = None
+        return True

@@ -1,0 +1,46 @@
+"""Fixtures shared by every test: the sandbox, in-process or on a loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pulumi_webhooks import _config, _http
+from pulumi_webhooks.sandbox import Sandbox, SandboxServer, SandboxTransport
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees the developer's provider settings or a previous test's clients."""
+    import os
+
+    for name in list(os.environ):
+        if name.split("_", 1)[0] in {"KOTANIPAY", "VELAFI", "SAFEPAY", "SPRITZ", "PHONEPE"}:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "5")
+    _config.set_stack_config({})
+    _http.clear_clients()
+    yield
+    _http.clear_clients()
+    _config.set_stack_config({})
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A fresh in-process sandbox; every provider client talks to it, and the
+    stack config points every provider at it (as `configure` would)."""
+    sb = Sandbox(base_url="http://sandbox.invalid", seed=1)
+    with _http.use_transport(SandboxTransport(sb)):
+        _config.set_stack_config(sb.stack_config())
+        yield sb
+
+
+@pytest.fixture
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    """A fresh sandbox served on a free loopback port (for the real engine)."""
+    server = SandboxServer(Sandbox(seed=1)).start()
+    try:
+        yield server
+    finally:
+        server.stop()

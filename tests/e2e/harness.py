@@ -1,0 +1,174 @@
+"""Drive the real Pulumi engine through the Automation API.
+
+Each :class:`EngineStack` is an inline program in a fresh ``file://`` backend,
+with a passphrase secrets provider and the stack config pointing every
+provider at a loopback sandbox. The CLI comes from PULUMI_WEBHOOKS_PULUMI_DIR
+(set by ``scripts/test``) or PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pulumi import automation as auto
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def pulumi_dir() -> str:
+    """The directory holding the pulumi CLI and its Python hosts."""
+    configured = os.environ.get("PULUMI_WEBHOOKS_PULUMI_DIR")
+    if configured:
+        return configured
+    found = shutil.which("pulumi")
+    if not found:
+        raise RuntimeError("no pulumi CLI: run scripts/setup, or set PULUMI_WEBHOOKS_PULUMI_DIR")
+    return str(Path(found).parent)
+
+
+class EngineStack:
+    """One stack of an inline program, against the sandbox at ``sandbox_url``."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        sandbox_url: str,
+        program: Callable[[], None],
+        *,
+        config: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        name: str = "test",
+    ) -> None:
+        self.sandbox_url = sandbox_url.rstrip("/")
+        self.admin = httpx.Client(base_url=f"{self.sandbox_url}/_sandbox", timeout=30)
+        self.output: list[str] = []
+        state = workdir / "state"
+        home = workdir / "home"
+        state.mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True)
+        bin_dir = pulumi_dir()
+        env_vars = {
+            "PULUMI_BACKEND_URL": state.as_uri(),
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_PYTHON_CMD": sys.executable,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PULUMI_WEBHOOKS_RETRY_DEADLINE": os.environ.get("PULUMI_WEBHOOKS_RETRY_DEADLINE", "30"),
+            **(env or {}),
+        }
+        self.stack = auto.create_or_select_stack(
+            stack_name=name,
+            project_name="webhooks-test",
+            program=program,
+            opts=auto.LocalWorkspaceOptions(
+                work_dir=str(workdir),
+                pulumi_home=str(home),
+                env_vars=env_vars,
+                pulumi_command=auto.PulumiCommand(root=str(Path(bin_dir).parent)),
+                project_settings=auto.ProjectSettings(
+                    name="webhooks-test",
+                    runtime="python",
+                    backend=auto.ProjectBackend(url=state.as_uri()),
+                ),
+            ),
+        )
+        settings = self.admin.get("/config").raise_for_status().json()
+        self.secret_keys = set(settings["secrets"])
+        self.set_config(config if config is not None else settings["config"])
+
+    # -- configuration -----------------------------------------------------------------
+    def set_config(self, values: Mapping[str, str]) -> None:
+        self.stack.set_all_config(
+            {
+                key: auto.ConfigValue(value=value, secret=key in self.secret_keys)
+                for key, value in values.items()
+            }
+        )
+
+    def set_program(self, program: Callable[[], None]) -> None:
+        self.stack.workspace.program = program
+
+    # -- operations ------------------------------------------------------------------------
+    def _on_output(self, line: str) -> None:
+        self.output.append(line)
+
+    def preview(self, **kwargs: Any) -> auto.PreviewResult:
+        return self.stack.preview(on_output=self._on_output, color="never", **kwargs)
+
+    def up(self, **kwargs: Any) -> auto.UpResult:
+        return self.stack.up(on_output=self._on_output, color="never", **kwargs)
+
+    def refresh(self, **kwargs: Any) -> auto.RefreshResult:
+        return self.stack.refresh(on_output=self._on_output, color="never", **kwargs)
+
+    def destroy(self, **kwargs: Any) -> auto.DestroyResult:
+        return self.stack.destroy(on_output=self._on_output, color="never", **kwargs)
+
+    def outputs(self) -> dict[str, Any]:
+        return {k: v.value for k, v in self.stack.outputs().items()}
+
+    def export_state(self) -> dict[str, Any]:
+        return dict(self.stack.export_stack().deployment)
+
+    def state_text(self) -> str:
+        return json.dumps(self.export_state())
+
+    def resources(self, type_suffix: str = "") -> list[dict[str, Any]]:
+        """Resources in the state whose type ends with ``type_suffix``."""
+        return [
+            r for r in self.export_state().get("resources", [])
+            if r.get("type", "").endswith(type_suffix) and r.get("custom")
+            and not r.get("type", "").startswith("pulumi:providers:")
+        ]
+
+    # -- sandbox admin ------------------------------------------------------------------------
+    def journal(self, since: int = 0, provider: str | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"since": since}
+        if provider:
+            params["provider"] = provider
+        return list(self.admin.get("/journal", params=params).raise_for_status().json())
+
+    def last_seq(self) -> int:
+        rows = self.journal()
+        return rows[-1]["seq"] if rows else 0
+
+    def writes(self, since: int = 0, provider: str | None = None) -> list[dict[str, Any]]:
+        """Journal rows of write calls (anything but GET, and not token issuance)."""
+        return [
+            r for r in self.journal(since, provider)
+            if r["method"] != "GET" and "token" not in r["path"]
+        ]
+
+    def webhooks(self, provider: str) -> list[dict[str, Any]]:
+        return list(self.admin.get(f"/webhooks/{provider}").raise_for_status().json())
+
+    def edit(self, provider: str, webhook_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(self.admin.patch(f"/webhooks/{provider}/{webhook_id}", json=dict(changes)).raise_for_status().json())
+
+    def remove(self, provider: str, webhook_id: str) -> None:
+        self.admin.delete(f"/webhooks/{provider}/{webhook_id}").raise_for_status()
+
+    def add_fault(self, **rule: Any) -> None:
+        self.admin.post("/faults", json=rule).raise_for_status()
+
+    def clear_faults(self) -> None:
+        self.admin.delete("/faults").raise_for_status()
+
+    def close(self) -> None:
+        self.admin.close()
+
+
+def changes(result: auto.PreviewResult | auto.UpResult | auto.RefreshResult | auto.DestroyResult) -> dict[str, int]:
+    """The change summary without the 'same' count, e.g. {'create': 2}."""
+    if isinstance(result, auto.PreviewResult):
+        summary = dict(result.change_summary)
+    else:
+        summary = dict(result.summary.resource_changes or {})
+    return {k: v for k, v in summary.items() if k != "same" and v}
