@@ -73,8 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     discover.set_defaults(run=_discover)
 
     args = parser.parse_args(argv)
-    result: int = args.run(args)
-    return result
+    return int(args.run(args))
 
 
 if __name__ == "__main__":

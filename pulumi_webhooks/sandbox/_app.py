@@ -14,7 +14,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -140,6 +140,13 @@ class ProviderApp:
         """The settings (config key -> value) a stack uses to reach this API in the sandbox."""
         return {}
 
+    def secret_settings(self) -> set[str]:
+        """The config keys of :meth:`credentials` that are secrets (from the provider's connection spec)."""
+        import importlib
+
+        spec = importlib.import_module(f"pulumi_webhooks.{self.name}").CONNECTION
+        return {s.key for s in spec.settings if s.secret}
+
     def error(self, status: int, message: str, code: str | None = None, **extra: Any) -> Response:
         """An error in this provider's own envelope."""
         return Response(status, {"message": message, "code": code})
@@ -215,6 +222,7 @@ class Sandbox:
         state_path: str | None = None,
         base_url: str = "http://127.0.0.1",
         seed: int | None = None,
+        providers: Sequence[type[ProviderApp]] | None = None,
     ) -> None:
         from . import apps  # the provider apps import this module
 
@@ -225,7 +233,7 @@ class Sandbox:
         self.journal: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self._seq = 0
-        self.apps: dict[str, ProviderApp] = {cls.name: cls(self) for cls in apps()}
+        self.apps: dict[str, ProviderApp] = {cls.name: cls(self) for cls in (providers or apps())}
         self._load()
 
     # -- persistence ---------------------------------------------------------------
@@ -270,13 +278,7 @@ class Sandbox:
 
     def secret_config_keys(self) -> list[str]:
         """The keys of :meth:`stack_config` that are credentials (set them with --secret)."""
-        import importlib
-
-        keys: list[str] = []
-        for name in self.apps:
-            spec = importlib.import_module(f"pulumi_webhooks.{name}").CONNECTION
-            keys.extend(f"{name}:{s.key}" for s in spec.settings if s.secret)
-        return sorted(keys)
+        return sorted(f"{name}:{key}" for name, app in self.apps.items() for key in app.secret_settings())
 
     def connection_settings(self) -> dict[str, Any]:
         """``{"config": {ns:key: value}, "secrets": [ns:key, ...]}`` for pointing a stack here."""

@@ -46,7 +46,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         # The journal is the log; stderr stays quiet.
         return
 
@@ -63,8 +63,10 @@ class SandboxServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        host = self.server_address[0]
+        if isinstance(host, bytes):
+            host = host.decode()
+        return f"http://{host}:{self.server_address[1]}"
 
     def start(self) -> SandboxServer:
         """Serve in a background thread (tests); ``serve_forever`` for the CLI."""

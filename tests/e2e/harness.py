@@ -150,7 +150,8 @@ class EngineStack:
         return list(self.admin.get(f"/webhooks/{provider}").raise_for_status().json())
 
     def edit(self, provider: str, webhook_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(self.admin.patch(f"/webhooks/{provider}/{webhook_id}", json=dict(changes)).raise_for_status().json())
+        response = self.admin.patch(f"/webhooks/{provider}/{webhook_id}", json=dict(changes))
+        return dict(response.raise_for_status().json())
 
     def remove(self, provider: str, webhook_id: str) -> None:
         self.admin.delete(f"/webhooks/{provider}/{webhook_id}").raise_for_status()

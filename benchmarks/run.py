@@ -1,0 +1,236 @@
+"""Benchmark: our resources against the engine's own floor (no-op dynamic resources).
+
+For each N, runs preview, up (create), a no-change up, an update, refresh and
+destroy of N webhooks spread over the five providers, and the same of N no-op
+dynamic resources, against a sandbox (in its own process, answering at once)
+with a local backend. Prints wall times and their ratio to the floor, HTTP
+requests per resource per operation and token requests (from the sandbox
+journal), the provider host's peak memory, and the import cost of the package.
+
+    scripts/bench [--sizes 10,50,100] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = Path(__file__).resolve().parent / "program"
+OPERATIONS = ("preview", "up", "up-nochange", "update", "refresh", "destroy")
+
+
+def progress(message: str) -> None:
+    print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+class HostMemory:
+    """Samples the peak RSS (VmHWM) of every dynamic provider host while it runs."""
+
+    def __init__(self) -> None:
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> HostMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    if b"pulumi.dynamic" not in cmdline:
+                        continue
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+                except OSError:
+                    continue
+            self._stop.wait(0.02)
+
+
+class Bench:
+    def __init__(self, workdir: Path, pulumi_dir: str) -> None:
+        self.workdir = workdir
+        self.env = {
+            **os.environ,
+            "PATH": f"{pulumi_dir}{os.pathsep}{os.environ['PATH']}",
+            "PULUMI_CONFIG_PASSPHRASE": "benchmark",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_PYTHON_CMD": sys.executable,
+        }
+        self.sandbox_proc: subprocess.Popen[bytes] | None = None
+        self.settings: dict[str, Any] = {}
+        self.projects = 0
+
+    def start_sandbox(self) -> None:
+        config_out = self.workdir / "sandbox.json"
+        self.sandbox_proc = subprocess.Popen(
+            [sys.executable, "-m", "pulumi_webhooks.cli", "sandbox", "--port", "0", "--config-out", str(config_out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 20
+        while not config_out.exists() or not config_out.stat().st_size:
+            if time.time() > deadline:
+                raise RuntimeError("sandbox did not start")
+            time.sleep(0.05)
+        self.settings = json.loads(config_out.read_text())
+        base = self.settings["config"]["phonepe:baseUrl"].rsplit("/", 1)[0]
+        self.admin = httpx.Client(base_url=f"{base}/_sandbox")
+
+    def stop_sandbox(self) -> None:
+        if self.sandbox_proc:
+            self.sandbox_proc.terminate()
+            self.sandbox_proc.wait(timeout=10)
+
+    def pulumi(self, cwd: Path, *args: str) -> float:
+        started = time.perf_counter()
+        result = subprocess.run(
+            ["pulumi", *args, "--non-interactive"], cwd=cwd, env=self.env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        elapsed = time.perf_counter() - started
+        if result.returncode != 0:
+            raise RuntimeError(f"pulumi {' '.join(args)} failed:\n{result.stdout[-4000:]}")
+        return elapsed
+
+    def project(self, kind: str, n: int) -> Path:
+        self.projects += 1
+        project = self.workdir / f"{kind}-{n}-{self.projects}"
+        shutil.copytree(PROGRAM, project)
+        (project / "state").mkdir()
+        run = lambda *a: subprocess.run(  # noqa: E731
+            ["pulumi", *a, "--non-interactive"], cwd=project,
+            env={**self.env, "PULUMI_BACKEND_URL": (project / "state").as_uri()},
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        run("stack", "init", "bench")
+        run("config", "set", "bench:kind", kind)
+        run("config", "set", "bench:count", str(n))
+        for key, value in self.settings["config"].items():
+            flag = ["--secret"] if key in self.settings["secrets"] else []
+            run("config", "set", *flag, key, value)
+        return project
+
+    def journal_mark(self) -> int:
+        rows = self.admin.get("/journal").json()
+        return rows[-1]["seq"] if rows else 0
+
+    def requests_since(self, mark: int) -> tuple[int, int]:
+        rows = self.admin.get("/journal", params={"since": mark}).json()
+        tokens = sum(1 for r in rows if "token" in r["path"])
+        return len(rows) - tokens, tokens
+
+    def run(self, kind: str, n: int) -> dict[str, dict[str, float]]:
+        project = self.project(kind, n)
+        self.env["PULUMI_BACKEND_URL"] = (project / "state").as_uri()
+        results: dict[str, dict[str, float]] = {}
+        for op in OPERATIONS:
+            if op == "update":
+                subprocess.run(["pulumi", "config", "set", "bench:generation", "2", "--non-interactive"],
+                               cwd=project, env=self.env, check=True, stdout=subprocess.DEVNULL)
+            args = {
+                "preview": ("preview",),
+                "up": ("up", "--yes", "--skip-preview"),
+                "up-nochange": ("up", "--yes", "--skip-preview"),
+                "update": ("up", "--yes", "--skip-preview"),
+                "refresh": ("refresh", "--yes", "--skip-preview"),
+                "destroy": ("destroy", "--yes", "--skip-preview"),
+            }[op]
+            mark = self.journal_mark()
+            with HostMemory() as memory:
+                seconds = self.pulumi(project, *args)
+            calls, tokens = self.requests_since(mark)
+            results[op] = {"seconds": seconds, "calls": calls, "tokens": tokens, "peak_kib": memory.peak_kib}
+            progress(f"{kind:8} N={n:<4} {op:12} {seconds:6.2f}s  {calls} calls, {tokens} token requests")
+        return results
+
+
+def import_cost(samples: int = 7) -> tuple[float, float]:
+    """Median ms to import pulumi.dynamic, and the extra ms for pulumi_webhooks.phonepe on top."""
+    def timed(stmt: str) -> float:
+        code = f"import time; t=time.perf_counter(); {stmt}; print(time.perf_counter()-t)"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return float(out.stdout) * 1000
+
+    base = [timed("import pulumi.dynamic") for _ in range(samples)]
+    ours = [timed("import pulumi.dynamic; import pulumi_webhooks.phonepe") for _ in range(samples)]
+    return statistics.median(base), statistics.median(ours) - statistics.median(base)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,50,100")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size; the median is reported")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    pulumi_dir = os.environ.get("PULUMI_WEBHOOKS_PULUMI_DIR") or str(Path(shutil.which("pulumi") or "").parent)
+
+    table: dict[tuple[str, int], dict[str, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="webhooks-bench-") as tmp:
+        bench = Bench(Path(tmp), pulumi_dir)
+        bench.start_sandbox()
+        try:
+            for n in sizes:
+                for kind in ("noop", "webhooks"):
+                    runs = [bench.run(kind, n) for _ in range(args.repeat)]
+                    table[(kind, n)] = {
+                        op: {k: statistics.median(r[op][k] for r in runs) for k in runs[0][op]}
+                        for op in OPERATIONS
+                    }
+        finally:
+            bench.stop_sandbox()
+
+    base_ms, extra_ms = import_cost()
+    print(f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}")
+    print("\nWall time (s) and ratio to the no-op floor")
+    print(f"| {'N':>4} | {'operation':12} | {'floor s':>8} | {'webhooks s':>10} | {'ratio':>6} |")
+    print(f"|{'-' * 6}|{'-' * 14}|{'-' * 10}|{'-' * 12}|{'-' * 8}|")
+    for n in sizes:
+        for op in OPERATIONS:
+            floor = table[("noop", n)][op]["seconds"]
+            ours = table[("webhooks", n)][op]["seconds"]
+            print(f"| {n:>4} | {op:12} | {floor:8.2f} | {ours:10.2f} | {ours / floor:6.2f} |")
+    print("\nHTTP requests per resource (token requests excluded) and token requests per operation")
+    print(f"| {'N':>4} | {'operation':12} | {'calls/resource':>14} | {'token requests':>14} | {'host peak MiB':>13} |")
+    print(f"|{'-' * 6}|{'-' * 14}|{'-' * 16}|{'-' * 16}|{'-' * 15}|")
+    for n in sizes:
+        for op in OPERATIONS:
+            row = table[("webhooks", n)][op]
+            print(f"| {n:>4} | {op:12} | {row['calls'] / n:14.2f} | {int(row['tokens']):>14} | "
+                  f"{row['peak_kib'] / 1024:13.1f} |")
+    if len(sizes) > 1:
+        lo, hi = sizes[0], sizes[-1]
+        print(f"\nGrowth {lo} -> {hi} (x{hi / lo:g} resources): time ratio per operation")
+        for op in OPERATIONS:
+            floor = table[("noop", hi)][op]["seconds"] / table[("noop", lo)][op]["seconds"]
+            ours = table[("webhooks", hi)][op]["seconds"] / table[("webhooks", lo)][op]["seconds"]
+            print(f"  {op:12} floor x{floor:5.2f}   webhooks x{ours:5.2f}")
+    print(f"\nImport: pulumi.dynamic {base_ms:.0f} ms; pulumi_webhooks.phonepe adds {extra_ms:.0f} ms (median of 7)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""The generic lifecycle, with an in-memory toy provider: unknowns, diffs, lost creates, adoption."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from pulumi_webhooks._config import ConnectionSpec, Setting, set_stack_config, stack_config_value
+from pulumi_webhooks._errors import ConfigurationError, InputError, NotFoundError, TransientError, WebhookError
+from pulumi_webhooks._fields import HttpsUrl, Payload, event_list
+from pulumi_webhooks._lifecycle import UNKNOWN, WebhookProvider, validate_fields
+
+EVENTS = ("order.paid", "order.failed", "refund.done")
+
+
+class ToyArgs(Payload):
+    url: HttpsUrl
+    events: event_list(EVENTS) = []  # type: ignore[valid-type]
+    secret: str | None = None
+    region: str = "eu"
+    webhook_id: str | None = None
+
+
+class ToyProvider(WebhookProvider[ToyArgs]):
+    args_model = ToyArgs
+    outputs = ("created_at",)
+    replace_on = frozenset({"region"})
+    write_only = frozenset({"secret"})
+    secret_properties = ("secret",)
+
+    remote: dict[str, dict[str, Any]] = {}
+    lose_next_create_answers = 0
+    ids = itertools.count(1)
+
+    def api_create(self, args: ToyArgs) -> tuple[str, dict[str, Any]]:
+        id_ = f"wh_{next(self.ids)}"
+        self.remote[id_] = {"url": args.url, "events": list(args.events), "region": args.region, "created_at": "t0"}
+        if ToyProvider.lose_next_create_answers:
+            ToyProvider.lose_next_create_answers -= 1
+            raise TransientError("Toy", "create webhook", status=502, maybe_committed=True)
+        return id_, dict(self.remote[id_])
+
+    def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
+        found = self.remote.get(id_)
+        return dict(found) if found else None
+
+    def api_update(self, id_: str, olds: Mapping[str, Any], args: ToyArgs) -> dict[str, Any]:
+        if id_ not in self.remote:
+            raise NotFoundError("Toy", "update webhook", status=404)
+        self.remote[id_].update(url=args.url, events=list(args.events))
+        return dict(self.remote[id_])
+
+    def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
+        if self.remote.pop(id_, None) is None:
+            raise NotFoundError("Toy", "delete webhook", status=404)
+
+    def api_find(self, args: ToyArgs) -> tuple[str, dict[str, Any]] | None:
+        for id_, hook in self.remote.items():
+            if hook["url"] == args.url:
+                return id_, dict(hook)
+        return None
+
+
+@pytest.fixture
+def toy() -> ToyProvider:
+    ToyProvider.remote = {}
+    ToyProvider.lose_next_create_answers = 0
+    ToyProvider.ids = itertools.count(1)
+    return ToyProvider()
+
+
+def test_check_normalises_and_fills_defaults(toy: ToyProvider) -> None:
+    result = toy.check({}, {"url": " https://a.example/h ", "events": ["refund.done", "order.paid", "order.paid"],
+                            "__provider": "x"})
+    assert result.failures == []
+    assert result.inputs["events"] == ["order.paid", "refund.done"]
+    assert result.inputs["url"] == "https://a.example/h"
+    assert result.inputs["region"] == "eu"
+
+
+def test_check_names_the_field_and_the_rule(toy: ToyProvider) -> None:
+    result = toy.check({}, {"url": "http://a.example", "events": ["order.payd"], "colour": "red"})
+    failures = {f.property: f.reason for f in result.failures}
+    assert "https://" in failures["url"]
+    assert "did you mean 'order.paid'" in failures["events"]
+    assert failures["colour"] == "is not an argument of this resource"
+
+
+def test_check_requires_required_fields_and_rejects_bare_strings(toy: ToyProvider) -> None:
+    failures = {f.property: f.reason for f in toy.check({}, {"events": "order.paid"}).failures}
+    assert failures["url"] == "is required"
+    assert "list of event names" in failures["events"]
+
+
+def test_unknown_values_pass_check_and_show_as_changes(toy: ToyProvider) -> None:
+    result = toy.check({}, {"url": UNKNOWN, "events": [UNKNOWN]})
+    assert result.failures == []
+    assert result.inputs["url"] == UNKNOWN
+    diff = toy.diff("wh_1", {"url": "https://a.example", "events": [], "region": "eu"},
+                    {"url": UNKNOWN, "events": [], "region": "eu"})
+    assert diff.changes is True and diff.replaces == []
+
+
+def test_diff_orders_and_defaults_never_make_a_change(toy: ToyProvider) -> None:
+    olds = {"url": "https://a.example", "events": ["refund.done", "order.paid"], "region": "eu",
+            "created_at": "t0", "webhook_id": "wh_1", "__provider": "p"}
+    news = {"url": "https://a.example", "events": ["order.paid", "refund.done"], "region": "eu", "__provider": "q"}
+    assert toy.diff("wh_1", olds, news).changes is False
+
+
+def test_diff_reports_replacement_only_for_immutable_fields(toy: ToyProvider) -> None:
+    olds = {"url": "https://a.example", "events": [], "region": "eu"}
+    in_place = toy.diff("wh_1", olds, {**olds, "url": "https://b.example"})
+    assert in_place.changes and in_place.replaces == []
+    replace = toy.diff("wh_1", olds, {**olds, "region": "us"})
+    assert replace.changes and replace.replaces == ["region"]
+    secret = toy.diff("wh_1", {**olds, "secret": "s1"}, {**olds, "secret": "s2"})
+    assert secret.changes and secret.replaces == []
+    adopt_other = toy.diff("wh_1", olds, {**olds, "webhook_id": "wh_9"})
+    assert adopt_other.replaces == ["webhook_id"]
+    adopt_same = toy.diff("wh_1", olds, {**olds, "webhook_id": "wh_1"})
+    assert adopt_same.changes is False
+
+
+def test_outputs_carry_every_input_and_the_id(toy: ToyProvider) -> None:
+    created = toy.create({"url": "https://a.example", "events": ["order.paid"], "secret": "s3cr3t!",
+                          "region": "eu", "__provider": "p"})
+    assert created.id == "wh_1"
+    assert created.outs == {"url": "https://a.example", "events": ["order.paid"], "secret": "s3cr3t!",
+                            "region": "eu", "webhook_id": "wh_1", "created_at": "t0"}
+
+
+def test_a_lost_create_answer_adopts_what_was_made(toy: ToyProvider) -> None:
+    ToyProvider.lose_next_create_answers = 1
+    created = toy.create({"url": "https://a.example", "events": []})
+    assert list(ToyProvider.remote) == ["wh_1"]
+    assert created.id == "wh_1"
+
+
+def test_read_rewrites_inputs_from_reality_and_keeps_write_only(toy: ToyProvider) -> None:
+    created = toy.create({"url": "https://a.example", "events": [], "secret": "keepme1"})
+    ToyProvider.remote["wh_1"]["url"] = "https://dashboard.example"
+    read = toy.read("wh_1", {**created.outs, "__provider": "p"})
+    assert read.id == "wh_1"
+    assert read.outs["url"] == "https://dashboard.example"
+    assert read.outs["secret"] == "keepme1"
+    assert read.inputs is not None and read.inputs["url"] == "https://dashboard.example"
+    assert "webhook_id" not in read.inputs
+
+
+def test_gone_is_gone(toy: ToyProvider) -> None:
+    created = toy.create({"url": "https://a.example"})
+    del ToyProvider.remote["wh_1"]
+    assert toy.read("wh_1", created.outs).id == ""
+    toy.delete("wh_1", created.outs)  # already gone: success
+    with pytest.raises(WebhookError, match="pulumi refresh"):
+        toy.update("wh_1", created.outs, {"url": "https://b.example"})
+
+
+def test_adoption_reads_then_converges_without_creating(toy: ToyProvider) -> None:
+    ToyProvider.remote["wh_7"] = {"url": "https://old.example", "events": [], "region": "eu", "created_at": "t"}
+    created = toy.create({"url": "https://new.example", "events": ["order.paid"], "webhook_id": "wh_7"})
+    assert created.id == "wh_7"
+    assert list(ToyProvider.remote) == ["wh_7"]
+    assert ToyProvider.remote["wh_7"]["url"] == "https://new.example"
+    with pytest.raises(NotFoundError, match="does not exist"):
+        toy.create({"url": "https://new.example", "webhook_id": "wh_404"})
+
+
+def test_create_refuses_invalid_input_without_calling_the_api(toy: ToyProvider) -> None:
+    with pytest.raises(InputError, match="url"):
+        toy.create({"url": "ftp://a.example"})
+    assert ToyProvider.remote == {}
+
+
+def test_validate_fields_runs_model_rules_only_when_everything_is_known() -> None:
+    values, failures = validate_fields(ToyArgs, {"url": "https://a.example"})
+    assert failures == [] and values["events"] == []
+
+
+def test_connection_settings_resolve_config_then_env_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = ConnectionSpec(
+        "acme", "Acme",
+        (Setting("apiKey", "ACME_API_KEY", secret=True), Setting("baseUrl", "ACME_BASE_URL"),
+         Setting("environment", "ACME_ENVIRONMENT")),
+        {"production": "https://api.acme.invalid", "sandbox": "https://sandbox.acme.invalid"},
+    )
+    assert spec.resolve().base_url == "https://api.acme.invalid"
+    monkeypatch.setenv("ACME_ENVIRONMENT", "sandbox")
+    monkeypatch.setenv("ACME_API_KEY", "from-env")
+    conn = spec.resolve()
+    assert conn.base_url == "https://sandbox.acme.invalid" and conn.require("apiKey") == "from-env"
+    set_stack_config({"acme:apiKey": "from-config", "acme:baseUrl": "http://127.0.0.1:9/acme/"})
+    conn = spec.resolve()
+    assert conn.require("apiKey") == "from-config"
+    assert conn.base_url == "http://127.0.0.1:9/acme"
+    assert "from-config" not in repr(conn)
+    assert conn.secrets == ("from-config",)
+    assert stack_config_value("acme:apiKey") == "from-config"
+    set_stack_config({"acme:environment": "staging"})
+    with pytest.raises(ConfigurationError, match="acme:environment must be one of production, sandbox"):
+        spec.resolve()
+    set_stack_config({})
+    monkeypatch.delenv("ACME_API_KEY")
+    monkeypatch.delenv("ACME_ENVIRONMENT")
+    with pytest.raises(ConfigurationError, match=r"pulumi config set --secret acme:apiKey.*ACME_API_KEY"):
+        spec.resolve().require("apiKey")
