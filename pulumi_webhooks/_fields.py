@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, BaseModel
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 
 class Payload(BaseModel):
