@@ -8,13 +8,13 @@ provider at a loopback sandbox. The CLI comes from PULUMI_WEBHOOKS_PULUMI_DIR
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pulumi import automation as auto
@@ -118,7 +118,16 @@ class EngineStack:
         return dict(self.stack.export_stack().deployment)
 
     def state_text(self) -> str:
-        return json.dumps(self.export_state())
+        """Every file the backend keeps (checkpoints, backups, history) as stored on disk.
+
+        ``export_state`` decrypts (the Automation API exports with
+        ``--show-secrets``), so what must hold no plaintext is the files.
+        """
+        backend = Path(urlsplit(self.stack.workspace.env_vars["PULUMI_BACKEND_URL"]).path)
+        files = sorted(p for p in (backend / ".pulumi").rglob("*") if p.is_file())
+        if not files:
+            raise AssertionError(f"no backend files under {backend}")
+        return "\n".join(p.read_text(errors="replace") for p in files)
 
     def resources(self, type_suffix: str = "") -> list[dict[str, Any]]:
         """Resources in the state whose type ends with ``type_suffix``."""

@@ -1,0 +1,544 @@
+"""PhonePe Payment Gateway webhooks (``/configs/v1/webhooks``).
+
+One :class:`Webhook` is one webhook of a PhonePe merchant account: the HTTPS
+URL PhonePe calls, the events it calls it for, and the username and password
+whose ``SHA256(username:password)`` PhonePe sends in the ``Authorization``
+header of every callback (check it with :func:`pulumi_webhooks.verify.phonepe`).
+
+Lifecycle: every argument changes in place (``PUT``); only a different
+``webhook_id`` replaces. ``pulumi destroy`` deletes the webhook at PhonePe
+(one already gone counts as deleted). ``password`` is stored as a secret.
+PhonePe returns the password in plain text, so a password changed in the
+dashboard shows up on refresh like any other drift. An account holds at most
+30 webhooks; a create past that fails with :class:`~pulumi_webhooks._errors.LimitError`.
+
+Connection (stack config ``phonepe:*``, else ``PHONEPE_*``): ``clientId``,
+``clientSecret`` (secrets), ``clientVersion`` (defaults to ``1`` only in the
+``sandbox`` environment, as PhonePe documents), ``environment``, ``baseUrl``,
+``authUrl``. When only ``baseUrl`` is set, the token URL defaults to
+``<baseUrl>/v1/oauth/token`` (the path PhonePe's sandbox host uses), so a
+single setting points everything at another host.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, ClassVar, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+import pulumi
+from pydantic import AfterValidator, BaseModel, ValidationError
+
+from ._config import Connection, ConnectionSpec, Setting
+from ._errors import ApiError, AuthenticationError, ConfigurationError, LimitError, NotFoundError, TransientError
+from ._fields import HttpsUrl, Lenient, Payload, event_list
+from ._http import TRANSIENT_STATUSES, ApiClient, Dialect, Failure, TokenCache, cached_client
+from ._lifecycle import WebhookProvider, WebhookResource
+
+# -- connection -----------------------------------------------------------------------------
+
+CONNECTION = ConnectionSpec(
+    namespace="phonepe",
+    title="PhonePe",
+    settings=(
+        Setting("clientId", "PHONEPE_CLIENT_ID", secret=True),
+        Setting("clientSecret", "PHONEPE_CLIENT_SECRET", secret=True),
+        Setting("clientVersion", "PHONEPE_CLIENT_VERSION"),
+        Setting("baseUrl", "PHONEPE_BASE_URL"),
+        Setting("authUrl", "PHONEPE_AUTH_URL"),
+        Setting("environment", "PHONEPE_ENVIRONMENT"),
+    ),
+    base_urls={
+        "production": "https://api.phonepe.com/apis/pg",
+        "sandbox": "https://api-preprod.phonepe.com/apis/pg-sandbox",
+    },
+)
+
+#: The documented OAuth token endpoints (production lives on another API than the webhooks).
+AUTH_URLS = {
+    "production": "https://api.phonepe.com/apis/identity-manager/v1/oauth/token",
+    "sandbox": "https://api-preprod.phonepe.com/apis/pg-sandbox/v1/oauth/token",
+}
+TOKEN_PATH = "/v1/oauth/token"
+WEBHOOKS_PATH = "/configs/v1/webhooks"
+#: PhonePe's documented per-account maximum.
+MAX_WEBHOOKS = 30
+#: Page size when listing: the account maximum, so one page is usually all of it.
+PAGE_SIZE = MAX_WEBHOOKS
+_MAX_PAGES = 100  # a server that ignores ``offset`` must not keep us paging forever
+
+
+def token_url(connection: Connection) -> str:
+    """Where tokens come from: ``authUrl``, else ``<baseUrl>/v1/oauth/token``, else the documented URL."""
+    explicit = connection.get("authUrl")
+    if explicit:
+        url = explicit.rstrip("/")
+        if not url.startswith(("http://", "https://")) or not urlsplit(url).hostname:
+            raise ConfigurationError(f"PhonePe: phonepe:authUrl must be an http(s) URL, not {url!r}")
+        return url
+    if connection.get("baseUrl"):
+        return f"{connection.base_url}{TOKEN_PATH}"
+    return AUTH_URLS[connection.environment]
+
+
+def client_version(connection: Connection) -> str:
+    version = connection.get("clientVersion")
+    if version:
+        return version
+    if connection.environment == "sandbox":
+        return "1"  # PhonePe's documented value for its sandbox (UAT)
+    return connection.require("clientVersion")
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+class PhonePeDialect(Dialect):
+    """PhonePe answers errors as ``{"code": "BAD_REQUEST", "message": "..."}``."""
+
+    provider = "PhonePe"
+
+    def failure(self, response: httpx.Response) -> Failure | None:
+        if response.status_code < 400:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        code = message = None
+        if isinstance(body, dict):
+            raw_code = body.get("code") or body.get("errorCode")
+            code = None if raw_code in (None, "") else str(raw_code)
+            raw_message = body.get("message")
+            message = None if raw_message in (None, "") else str(raw_message)
+        return Failure(response.status_code, code, message or response.reason_phrase or None)
+
+    def is_transient(self, failure: Failure) -> bool:
+        # PhonePe's INTERNAL_SERVER_ERROR says "please try again in a while", whatever the status.
+        return failure.status in TRANSIENT_STATUSES or failure.code == "INTERNAL_SERVER_ERROR"
+
+    def is_not_found(self, failure: Failure) -> bool:
+        # Undocumented: accept a 404, or a BAD_REQUEST whose message says the webhook is not there.
+        if failure.status == 404:
+            return True
+        text = (failure.message or "").lower()
+        return failure.status == 400 and ("not found" in text or "does not exist" in text)
+
+
+# -- auth -------------------------------------------------------------------------------------
+
+
+#: Lifetime assumed when a token answer carries no expiry; a 401 renews it earlier anyway.
+_DEFAULT_TOKEN_LIFETIME = 300.0
+
+
+class PhonePeAuth:
+    """``Authorization: O-Bearer <token>`` from OAuth client credentials.
+
+    One token per client (so per credential set) per process, shared by every
+    thread and reused until a minute before its ``expires_at``, as PhonePe asks.
+    """
+
+    def __init__(self, client: ApiClient) -> None:
+        self._client = client
+        self._url = token_url(client.connection)
+        self._tokens = TokenCache(self._fetch, skew=60.0)
+
+    def apply(self, client: ApiClient, request: httpx.Request) -> None:
+        request.headers["Authorization"] = f"O-Bearer {self._tokens.get()}"
+
+    def renew(self) -> bool:
+        return self._tokens.clear()
+
+    def _fetch(self) -> tuple[str, float]:
+        connection = self._client.connection
+        form = {
+            "client_id": connection.require("clientId"),
+            "client_version": client_version(connection),
+            "client_secret": connection.require("clientSecret"),
+            "grant_type": "client_credentials",
+        }
+        operation = "fetch access token"
+        try:
+            # Asking for a token twice is harmless, so the POST may be retried.
+            response = self._client.request(
+                operation, "POST", self._url, data=form, authenticated=False, idempotent=True
+            )
+        except (TransientError, NotFoundError):
+            raise
+        except ApiError as exc:
+            if exc.status is not None and 400 <= exc.status < 500:
+                raise AuthenticationError(
+                    exc.provider, operation, status=exc.status, code=exc.code,
+                    message=f"{exc.message or 'credentials rejected'} (check the credentials "
+                    "phonepe:clientId, phonepe:clientSecret and phonepe:clientVersion)",
+                ) from None
+            raise
+        body = _parse(self._client, TokenResponse, response, operation)
+        self._client.add_secret(body.access_token)
+        now = time.time()
+        if body.expires_at:
+            # Documented in seconds; tolerate milliseconds.
+            expires = body.expires_at / 1000 if body.expires_at > 1e11 else body.expires_at
+        elif body.expires_in:
+            expires = now + body.expires_in
+        else:
+            expires = now + _DEFAULT_TOKEN_LIFETIME
+        return body.access_token, expires
+
+
+# -- models -----------------------------------------------------------------------------------
+
+#: Event names from PhonePe's webhook pages (checkout/PG), plus those its refund,
+#: payment-link and subscription pages list.
+EVENTS: tuple[str, ...] = (
+    "checkout.order.completed",
+    "checkout.order.failed",
+    "pg.order.completed",
+    "pg.order.failed",
+    "pg.refund.accepted",
+    "pg.refund.completed",
+    "pg.refund.failed",
+    "pg.transaction.failed",
+    "paylink.order.completed",
+    "paylink.order.failed",
+    "subscription.setup.order.completed",
+    "subscription.setup.order.failed",
+    "subscription.notification.completed",
+    "subscription.notification.failed",
+    "subscription.redemption.order.completed",
+    "subscription.redemption.order.failed",
+    "subscription.redemption.order.cancelled",
+    "subscription.redemption.transaction.completed",
+    "subscription.redemption.transaction.failed",
+    "subscription.paused",
+    "subscription.unpaused",
+    "subscription.revoked",
+    "subscription.cancelled",
+)
+
+_ALNUM = re.compile(r"[A-Za-z0-9]*")
+
+
+def _username(value: str) -> str:
+    if not 5 <= len(value) <= 20:
+        raise ValueError(f"must be 5 to 20 characters long, got {len(value)}")
+    if not _ALNUM.fullmatch(value):
+        raise ValueError("must contain only letters and digits (A-Z, a-z, 0-9)")
+    return value
+
+
+def _password(value: str) -> str:
+    # Never echo the value: this message can reach logs.
+    if not 8 <= len(value) <= 20:
+        raise ValueError(f"must be 8 to 20 characters long, got {len(value)}")
+    if not _ALNUM.fullmatch(value):
+        raise ValueError("must contain only letters and digits (A-Z, a-z, 0-9)")
+    if not (re.search(r"[A-Za-z]", value) and re.search(r"[0-9]", value)):
+        raise ValueError("must contain both letters and digits")
+    return value
+
+
+def _webhook_id(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+        raise ValueError("must be a PhonePe webhook id such as 'CF2410212252436169514926'")
+    return value
+
+
+Username = Annotated[str, AfterValidator(_username)]
+Password = Annotated[str, AfterValidator(_password)]
+WebhookId = Annotated[str, AfterValidator(_webhook_id)]
+
+
+class CreateWebhookRequest(Payload):
+    """``POST /configs/v1/webhooks`` body: a new webhook is always enabled."""
+
+    url: HttpsUrl
+    description: str = ""
+    username: Username
+    password: Password
+    events: event_list(EVENTS, min_length=1)  # type: ignore[valid-type]
+
+
+class UpdateWebhookRequest(CreateWebhookRequest):
+    """``PUT /configs/v1/webhooks/{id}`` body: every field, and ``enabled``."""
+
+    enabled: bool
+
+
+class WebhookArgs(UpdateWebhookRequest):
+    """The arguments of :class:`Webhook`."""
+
+    enabled: bool = True
+    webhook_id: WebhookId | None = None
+
+
+class WebhookObject(Lenient):
+    """A webhook as PhonePe returns it (the password included, in plain text)."""
+
+    id: str
+    url: str
+    description: str | None = None
+    username: str
+    password: str | None = None
+    events: list[str] = []
+    createdAt: int | None = None
+    updatedAt: int | None = None
+    enabled: bool = True
+
+    def properties(self) -> dict[str, Any]:
+        """The resource's properties (arguments and outputs) this object stands for."""
+        props: dict[str, Any] = {
+            "url": self.url,
+            "description": self.description or "",
+            "username": self.username,
+            "password": self.password,
+            "events": sorted(set(self.events)),
+            "enabled": self.enabled,
+            "created_at": self.createdAt,
+            "updated_at": self.updatedAt,
+        }
+        if self.password is None:
+            del props["password"]  # not returned: keep the declared one rather than see drift
+        return props
+
+
+class TokenResponse(Lenient):
+    """``POST /v1/oauth/token`` answer (only what we use)."""
+
+    access_token: str
+    token_type: str | None = None
+    expires_at: float | None = None  # epoch seconds
+    expires_in: float | None = None
+
+
+class WebhookList(Lenient):
+    """``GET /configs/v1/webhooks`` answer."""
+
+    webhooks: list[WebhookObject] = []
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(client: ApiClient, model: type[M], response: httpx.Response, operation: str) -> M:
+    try:
+        return model.model_validate(client.json(response))
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors())
+        raise ApiError(
+            "PhonePe", operation, status=response.status_code,
+            message=f"unexpected response (bad or missing: {fields})",
+        ) from None
+
+
+# -- the API ----------------------------------------------------------------------------------
+
+
+def _make_client(connection: Connection) -> ApiClient:
+    client = ApiClient(connection, PhonePeDialect())
+    client.auth = PhonePeAuth(client)
+    return client
+
+
+def _client() -> ApiClient:
+    return cached_client(CONNECTION.resolve(), _make_client)
+
+
+def _path(webhook_id: str) -> str:
+    return f"{WEBHOOKS_PATH}/{quote(webhook_id, safe='')}"
+
+
+def _pages(client: ApiClient) -> Iterator[WebhookObject]:
+    """Every webhook, page by page (there is no get-one call)."""
+    seen: set[str] = set()
+    offset = 0
+    for _ in range(_MAX_PAGES):
+        response = client.request(
+            "list webhooks", "GET", WEBHOOKS_PATH, params={"limit": PAGE_SIZE, "offset": offset}
+        )
+        page = _parse(client, WebhookList, response, "list webhooks").webhooks
+        fresh = [w for w in page if w.id not in seen]
+        if not fresh:
+            return
+        for hook in fresh:
+            seen.add(hook.id)
+            yield hook
+        offset += len(page)
+
+
+def _find_by_id(client: ApiClient, webhook_id: str) -> WebhookObject | None:
+    for hook in _pages(client):
+        if hook.id == webhook_id:
+            return hook
+    return None
+
+
+def _put(client: ApiClient, webhook_id: str, args: UpdateWebhookRequest) -> WebhookObject:
+    body = UpdateWebhookRequest.model_validate(args.model_dump(include=set(UpdateWebhookRequest.model_fields)))
+    operation = f"update webhook {webhook_id}"
+    try:
+        response = client.request(
+            operation, "PUT", _path(webhook_id), json_body=body.model_dump(), sensitive=[args.password]
+        )
+    except (NotFoundError, TransientError, AuthenticationError):
+        raise
+    except ApiError as exc:
+        # The not-found answer is undocumented: look before blaming the arguments.
+        if exc.status == 400 and _find_by_id(client, webhook_id) is None:
+            raise NotFoundError(exc.provider, operation, status=exc.status, code=exc.code,
+                                message=exc.message) from None
+        raise
+    return _parse(client, WebhookObject, response, operation)
+
+
+class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
+    """PhonePe webhooks: create (then disable if asked), list-and-filter read, PUT update, DELETE."""
+
+    args_model = WebhookArgs
+    outputs = ("webhook_id", "created_at", "updated_at")
+    replace_on = frozenset()
+    write_only = frozenset()  # PhonePe returns the password
+    secret_properties = ("password",)
+    noun = "PhonePe webhook"
+
+    def api_create(self, args: WebhookArgs) -> tuple[str, dict[str, Any]]:
+        client = _client()
+        body = CreateWebhookRequest.model_validate(args.model_dump(include=set(CreateWebhookRequest.model_fields)))
+        operation = "create webhook"
+        try:
+            response = client.request(
+                operation, "POST", WEBHOOKS_PATH, json_body=body.model_dump(), sensitive=[args.password]
+            )
+        except (TransientError, AuthenticationError):
+            raise
+        except ApiError as exc:
+            if "more than 30" in (exc.message or "").lower():
+                raise LimitError(
+                    exc.provider, operation, status=exc.status, code=exc.code,
+                    message=f"{exc.message} (a PhonePe account holds at most {MAX_WEBHOOKS} webhooks: "
+                    "delete unused ones, or adopt an existing one with webhook_id)",
+                ) from None
+            raise
+        hook = _parse(client, WebhookObject, response, operation)
+        if not args.enabled:
+            hook = self._disable_new(client, hook.id, args)
+        return hook.id, hook.properties()
+
+    @staticmethod
+    def _disable_new(client: ApiClient, webhook_id: str, args: WebhookArgs) -> WebhookObject:
+        # Create cannot say "disabled": a follow-up PUT does. If it fails for good,
+        # remove the enabled webhook rather than leave it receiving events unmanaged.
+        try:
+            return _put(client, webhook_id, args)
+        except ApiError:
+            try:
+                client.request(f"delete webhook {webhook_id}", "DELETE", _path(webhook_id))
+            except ApiError:
+                pass
+            raise
+
+    def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
+        hook = _find_by_id(_client(), id_)
+        return None if hook is None else hook.properties()
+
+    def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:
+        return _put(_client(), id_, args).properties()
+
+    def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
+        client = _client()
+        operation = f"delete webhook {id_}"
+        try:
+            client.request(operation, "DELETE", _path(id_))
+        except (NotFoundError, TransientError, AuthenticationError):
+            raise
+        except ApiError as exc:
+            if exc.status is not None and exc.status < 500 and _find_by_id(client, id_) is None:
+                return  # already gone, however PhonePe words it
+            raise
+
+    def api_find(self, args: WebhookArgs) -> tuple[str, dict[str, Any]] | None:
+        client = _client()
+        wanted = CreateWebhookRequest.model_validate(args.model_dump(include=set(CreateWebhookRequest.model_fields)))
+        matches = [
+            hook for hook in _pages(client)
+            if hook.url == wanted.url and hook.username == wanted.username
+            and (hook.description or "") == wanted.description and sorted(set(hook.events)) == wanted.events
+            and hook.password in (None, wanted.password)
+        ]
+        if not matches:
+            return None
+        hook = max(matches, key=lambda h: h.createdAt or 0)  # the newest: the one just made
+        if hook.enabled != args.enabled:
+            hook = _put(client, hook.id, args)
+        return hook.id, hook.properties()
+
+
+# -- the resource -------------------------------------------------------------------------------
+
+
+class Webhook(WebhookResource, module="phonepe", name="Webhook"):
+    """A PhonePe Payment Gateway webhook.
+
+    Every argument is changed in place with PhonePe's update call; giving a
+    different ``webhook_id`` replaces the resource. ``pulumi destroy`` deletes
+    the webhook at PhonePe. ``password`` is a secret in the state. PhonePe
+    signs each callback with ``Authorization: SHA256(username:password)``.
+    """
+
+    url: pulumi.Output[str]
+    events: pulumi.Output[list[str]]
+    username: pulumi.Output[str]
+    password: pulumi.Output[str]
+    description: pulumi.Output[str]
+    enabled: pulumi.Output[bool]
+    webhook_id: pulumi.Output[str]
+    created_at: pulumi.Output[int]
+    updated_at: pulumi.Output[int]
+
+    _provider_class: ClassVar[type[WebhookProvider[Any]]] = PhonePeWebhookProvider
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        url: pulumi.Input[str],
+        events: pulumi.Input[list[pulumi.Input[str]]],
+        username: pulumi.Input[str],
+        password: pulumi.Input[str],
+        description: pulumi.Input[str] | None = None,
+        enabled: pulumi.Input[bool] | None = None,
+        webhook_id: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Declare a webhook.
+
+        :param url: the HTTPS URL PhonePe posts callbacks to.
+        :param events: the events to receive (at least one; order and duplicates do not matter).
+        :param username: 5-20 letters or digits; half of the callback's Authorization digest.
+        :param password: 8-20 letters and digits, both present; stored as a secret.
+        :param description: shown in PhonePe's dashboard (default empty).
+        :param enabled: whether PhonePe sends callbacks (default true).
+        :param webhook_id: adopt this existing webhook instead of creating one.
+        """
+        super().__init__(
+            resource_name,
+            {
+                "url": url,
+                "events": events,
+                "username": username,
+                "password": password,
+                "description": description,
+                "enabled": enabled,
+                "webhook_id": webhook_id,
+            },
+            opts,
+        )
+
+
+def list_webhooks() -> list[tuple[str, dict[str, Any]]]:
+    """Every webhook of the account as (id, resource properties), for ``discover``."""
+    return [(hook.id, hook.properties()) for hook in _pages(_client())]
