@@ -1,0 +1,308 @@
+"""VelaFi's webhook API in the sandbox, under ``/velafi``.
+
+Speaks the documented calls with VelaFi's ``{code, msg, data}`` envelope:
+token issuance (``X-BH-APIKEY`` plus an HMAC-signed timestamp), then
+``X-BH-TOKEN`` on every webhook call. Requests are validated with the request
+models of :mod:`pulumi_webhooks.velafi`. Each webhook gets its own RSA key
+pair; pushes are signed with it as VelaFi signs them (header ``signature`` =
+base64 SHA256withRSA over the raw body).
+
+Where VelaFi's docs are silent the sandbox decides, consistently with the
+client: business errors (bad parameter, unknown webhook id, repeated submit,
+expired token) come with HTTP 200 and a negative ``code``; a missing or
+unknown token, a wrong API key, a bad signature or a stale timestamp come
+with HTTP 401.
+
+``cryptography`` is imported only when a key pair is made or a push signed,
+so the rest of the sandbox works without it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from pulumi_webhooks.velafi import (
+    ACTIVE_STATUSES,
+    CODE_INVALID_API_KEY,
+    CODE_INVALID_SIGNATURE,
+    CODE_INVALID_TIMESTAMP,
+    CODE_PARAM_IS_INVALID,
+    CODE_REPEATED_SUBMIT_REQUEST,
+    CODE_SUCCESS,
+    CODE_TOKEN_EXPIRED,
+    CODE_UNAUTHORIZED,
+    SIGNATURE_HEADER,
+    STATUS_ACTIVE,
+    STATUS_DELETED,
+    STATUS_DISABLED,
+    STATUS_LEGACY_ACTIVE,
+    TOKEN_PATH,
+    WEBHOOK_PATH,
+    WEBHOOKS_PATH,
+    CreateWebhookBody,
+    UpdateWebhookBody,
+    token_signature,
+)
+
+from ._app import Delivery, HTTPError, ProviderApp, Request, Response
+
+#: Illustrative push bodies, one per event type: the docs do not fix a payload shape for every
+#: event type, and what is signed (the raw body) is all a receiver's verification depends on.
+_SAMPLES: dict[str, dict[str, Any]] = {
+    "ORDER_WEBHOOK": {"orderId": "1870000000000000001", "status": "SUCCESS", "fiat": "MXN", "amount": "100.00"},
+    "GLOBAL_PAYMENT_WEBHOOK": {"orderId": "1870000000000000002", "status": "SUCCESS", "currency": "USD",
+                               "amount": "25.00"},
+    "FUNDING_WEBHOOK": {"fundingId": "1870000000000000003", "status": "SUCCESS", "currency": "USDT",
+                        "amount": "50.00"},
+    "ON_RAMP_WITHDRAW_WEBHOOK": {"orderId": "1870000000000000004", "status": "SUCCESS", "currency": "USDC",
+                                 "amount": "75.00"},
+}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _key_pair() -> tuple[str, str]:
+    """A fresh RSA key pair: (base64 SPKI public key, PKCS#8 PEM private key)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return base64.b64encode(public).decode(), private.decode()
+
+
+def _sign(private_pem: str, body: bytes) -> str:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return base64.b64encode(key.sign(body, padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+def _invalid(name: str, reason: str | None = None) -> HTTPError:
+    message = f"Parameter {name} is invalid."
+    if reason:
+        message = f"{message[:-1]}: {reason}"
+    return HTTPError(200, message, code=str(CODE_PARAM_IS_INVALID))
+
+
+def _validated(model: type[BaseModel], body: Any) -> Any:
+    """``body`` validated with VelaFi's own field names (camelCase), or a -4010 naming the parameter."""
+    if not isinstance(body, dict):
+        raise _invalid("body", "must be a JSON object")
+    try:
+        return model.model_validate(body, by_alias=True, by_name=False)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = error.get("loc") or ("body",)
+        reason = str(error.get("msg", "")).removeprefix("Value error, ")
+        raise _invalid(str(loc[0]), reason) from None
+
+
+class VelaFiApp(ProviderApp):
+    """``/velafi``: token issuance and the webhook endpoints of VelaFi's API v2."""
+
+    name = "velafi"
+    title = "VelaFi"
+
+    API_KEY = "vf_sandbox_4f1c2a9e7b3d4e6f"
+    API_SECRET = "vf_sandbox_secret_9d2e7c4b1a6f3e8d5c0b"
+    #: Lifetime of an issued token (seconds).
+    TOKEN_LIFETIME = 3600.0
+    #: How far the token request's timestamp may be from the server's clock (seconds).
+    TIMESTAMP_WINDOW = 300.0
+    #: An identical create within this many seconds is a repeated submit (-1174).
+    REPEAT_WINDOW = 1.0
+
+    def initial_data(self) -> dict[str, Any]:
+        return {"tokens": {}, "webhooks": {}, "submits": {}}
+
+    def routes(self) -> None:
+        self.router.add("GET", TOKEN_PATH, self.generate_token)
+        self.router.add("POST", WEBHOOK_PATH, self.create_webhook)
+        self.router.add("GET", WEBHOOKS_PATH, self.list_webhooks)
+        self.router.add("PUT", f"{WEBHOOK_PATH}/{{webhook_id}}", self.update_webhook)
+        self.router.add("DELETE", f"{WEBHOOK_PATH}/{{webhook_id}}", self.delete_webhook)
+
+    def credentials(self) -> dict[str, str]:
+        return {"apiKey": self.API_KEY, "apiSecret": self.API_SECRET}
+
+    def error(self, status: int, message: str, code: str | None = None, **extra: Any) -> Response:
+        try:
+            numeric = int(code) if code is not None else None
+        except ValueError:
+            numeric = None
+        if numeric is None:
+            numeric = status if status >= 400 else CODE_PARAM_IS_INVALID
+        return Response(status, {"code": numeric, "msg": message, "data": None})
+
+    # -- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def ok(data: Any) -> Response:
+        return Response(200, {"code": CODE_SUCCESS, "msg": "SUCCESS", "data": data})
+
+    @staticmethod
+    def public(hook: Mapping[str, Any]) -> dict[str, Any]:
+        """A webhook as the API shows it (never the private key)."""
+        return {k: hook[k] for k in ("webhookId", "eventType", "url", "status", "publicKey")}
+
+    def _new_id(self, taken: Mapping[str, Any]) -> str:
+        while True:
+            candidate = uuid.UUID(int=self.sandbox.random.getrandbits(128), version=4)
+            if str(candidate) not in taken and candidate.hex not in taken:
+                return str(candidate)
+
+    def _authorize(self, request: Request) -> None:
+        token = request.headers.get("x-bh-token")
+        entry = self.data["tokens"].get(token) if token else None
+        if entry is None:
+            raise HTTPError(401, "UNAUTHORIZED: X-BH-TOKEN is missing or invalid", code=str(CODE_UNAUTHORIZED))
+        if _now_ms() >= int(entry["expireTime"]):
+            raise HTTPError(200, "TOKEN_EXPIRED", code=str(CODE_TOKEN_EXPIRED))
+
+    def _hook(self, webhook_id: str) -> dict[str, Any]:
+        hook: dict[str, Any] | None = self.data["webhooks"].get(webhook_id)
+        if hook is None or hook["status"] == STATUS_DELETED:
+            raise _invalid("webhookId", f"no webhook {webhook_id}")
+        return hook
+
+    # -- endpoints ---------------------------------------------------------------------------
+    def generate_token(self, request: Request) -> Response:
+        if request.headers.get("x-bh-apikey") != self.API_KEY:
+            raise HTTPError(401, "Invalid API-key, IP, or permissions for action.", code=str(CODE_INVALID_API_KEY))
+        timestamp = request.query.get("timestamp", "")
+        signature = request.query.get("signature", "")
+        if not timestamp.isdigit():
+            raise _invalid("timestamp")
+        if not signature:
+            raise _invalid("signature")
+        now = _now_ms()
+        if abs(now - int(timestamp)) > self.TIMESTAMP_WINDOW * 1000:
+            raise HTTPError(401, "Timestamp for this request is outside of the allowed window.",
+                            code=str(CODE_INVALID_TIMESTAMP))
+        if not hmac.compare_digest(token_signature(self.API_SECRET, timestamp), signature.lower()):
+            raise HTTPError(401, "Signature for this request is not valid.", code=str(CODE_INVALID_SIGNATURE))
+        tokens: dict[str, Any] = self.data["tokens"]
+        for old in [t for t, e in tokens.items() if int(e["expireTime"]) < now - 3600_000]:
+            del tokens[old]  # keep the state small
+        token = self._new_id(tokens)
+        expire = now + int(self.TOKEN_LIFETIME * 1000)
+        tokens[token] = {"expireTime": expire}
+        return self.ok({"token": token, "expireTime": str(expire)})
+
+    def create_webhook(self, request: Request) -> Response:
+        self._authorize(request)
+        body: CreateWebhookBody = _validated(CreateWebhookBody, self.json_body(request))
+        now = _now_ms()
+        submits: dict[str, int] = self.data["submits"]
+        for key in [k for k, at in submits.items() if now - at > self.REPEAT_WINDOW * 1000]:
+            del submits[key]
+        key = f"{body.event_type} {body.url}"
+        if key in submits:
+            raise HTTPError(200, "REPEATED_SUBMIT_REQUEST", code=str(CODE_REPEATED_SUBMIT_REQUEST))
+        submits[key] = now
+        webhooks: dict[str, Any] = self.data["webhooks"]
+        webhook_id = uuid.UUID(self._new_id(webhooks)).hex  # 32 hex, as in VelaFi's examples
+        public_key, private_key = _key_pair()
+        webhooks[webhook_id] = {
+            "webhookId": webhook_id,
+            "eventType": body.event_type,
+            "url": body.url,
+            "status": STATUS_ACTIVE,
+            "publicKey": public_key,
+            "privateKey": private_key,
+        }
+        return self.ok(self.public(webhooks[webhook_id]))
+
+    def list_webhooks(self, request: Request) -> Response:
+        self._authorize(request)
+        raw = request.query.get("status", "")
+        if raw not in {str(STATUS_ACTIVE), str(STATUS_DISABLED), str(STATUS_DELETED)}:
+            raise _invalid("status", "must be 10 (active), 20 (disabled) or 30 (deleted)")
+        wanted = {STATUS_LEGACY_ACTIVE, STATUS_ACTIVE} if int(raw) == STATUS_ACTIVE else {int(raw)}
+        return self.ok([self.public(h) for h in self.data["webhooks"].values() if h["status"] in wanted])
+
+    def update_webhook(self, request: Request, webhook_id: str) -> Response:
+        self._authorize(request)
+        hook = self._hook(webhook_id)
+        body: UpdateWebhookBody = _validated(UpdateWebhookBody, self.json_body(request))
+        hook["url"] = body.url
+        hook["status"] = body.status
+        return self.ok(self.public(hook))
+
+    def delete_webhook(self, request: Request, webhook_id: str) -> Response:
+        self._authorize(request)
+        hook = self._hook(webhook_id)
+        hook["status"] = STATUS_DELETED
+        hook.pop("privateKey", None)  # not recoverable: nothing will be signed again
+        return self.ok({"result": True})
+
+    # -- admin -----------------------------------------------------------------------------------
+    def webhooks(self) -> list[dict[str, Any]]:
+        return [self.public(h) for h in self.data["webhooks"].values() if h["status"] != STATUS_DELETED]
+
+    def edit(self, webhook_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """A dashboard change: ``url`` and/or ``status`` (10, 20, or 1 as in VelaFi's examples)."""
+        hook = self.data["webhooks"].get(webhook_id)
+        if hook is None or hook["status"] == STATUS_DELETED:
+            raise HTTPError(404, f"no VelaFi webhook {webhook_id}")
+        unknown = set(changes) - {"url", "status"}
+        if unknown:
+            raise HTTPError(400, f"only url and status can be changed (eventType is fixed), not {sorted(unknown)}")
+        url = changes.get("url", hook["url"])
+        status = changes.get("status", hook["status"])
+        if status not in (STATUS_LEGACY_ACTIVE, STATUS_ACTIVE, STATUS_DISABLED):
+            raise HTTPError(400, "status must be 10 (active), 20 (disabled) or 1 (active, legacy)")
+        try:
+            UpdateWebhookBody(url=url, status=STATUS_ACTIVE)
+        except ValidationError as exc:
+            raise HTTPError(400, f"url: {exc.errors()[0]['msg']}") from None
+        hook["url"] = url
+        hook["status"] = status
+        return self.public(hook)
+
+    def remove(self, webhook_id: str) -> None:
+        hook = self.data["webhooks"].get(webhook_id)
+        if hook is None or hook["status"] == STATUS_DELETED:
+            raise HTTPError(404, f"no VelaFi webhook {webhook_id}")
+        hook["status"] = STATUS_DELETED
+        hook.pop("privateKey", None)
+
+    def delivery(self, webhook_id: str, event: str | None) -> Delivery:
+        hook = self.data["webhooks"].get(webhook_id)
+        if hook is None or hook["status"] == STATUS_DELETED:
+            raise HTTPError(404, f"no VelaFi webhook {webhook_id}")
+        if hook["status"] not in ACTIVE_STATUSES:
+            raise HTTPError(409, f"VelaFi webhook {webhook_id} is disabled: nothing is pushed to it")
+        if event is not None and event != hook["eventType"]:
+            raise HTTPError(400, f"VelaFi webhook {webhook_id} receives only {hook['eventType']} events")
+        payload = {
+            "eventType": hook["eventType"],
+            "webhookId": webhook_id,
+            "timestamp": _now_ms(),
+            "data": _SAMPLES[hook["eventType"]],
+        }
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: _sign(hook["privateKey"], body)}
+        return Delivery(url=hook["url"], headers=headers, body=body)
+
+    def expire_tokens(self) -> None:
+        expired = _now_ms() - 1
+        for entry in self.data["tokens"].values():
+            entry["expireTime"] = expired

@@ -1,0 +1,545 @@
+"""VelaFi (formerly TruBit Business) webhooks.
+
+One :class:`Webhook` is one webhook configuration of a VelaFi account: a
+single ``event_type`` pushed to one ``url``, active or disabled. VelaFi signs
+every push with a per-webhook RSA key; the resource's ``public_key`` output is
+what a receiver verifies with (:func:`pulumi_webhooks.verify.velafi`).
+
+API (paths below the base URL)::
+
+    GET    /v2/token/generate?timestamp=&signature=   X-BH-APIKEY -> {token, expireTime}
+    POST   /v2/webhook                  {eventType, url}  -> webhook
+    GET    /v2/webhooks?status=10|20|30                   -> [webhook]
+    PUT    /v2/webhook/{webhookId}      {url, status}     -> webhook
+    DELETE /v2/webhook/{webhookId}                        -> {result: true}
+
+Every call but the token request carries ``X-BH-TOKEN``; every answer is the
+``{code, msg, data}`` envelope, and ``code != 200`` is an error whatever the
+HTTP status. There is no get-one endpoint: reading lists the active and the
+disabled webhooks and picks the id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import threading
+import time
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Final, Literal
+
+import httpx
+import pulumi
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+
+from ._config import Connection, ConnectionSpec, Setting
+from ._errors import ApiError, AuthenticationError, InputError, NotFoundError, TransientError, WebhookError
+from ._fields import HttpsUrl, Lenient, Payload, suggest
+from ._http import ApiClient, Dialect, Failure, TokenCache, cached_client
+from ._lifecycle import WebhookProvider, WebhookResource
+
+__all__ = ["CONNECTION", "EVENT_TYPES", "Webhook", "WebhookArgs", "list_webhooks"]
+
+# -- connection ---------------------------------------------------------------------------
+
+CONNECTION = ConnectionSpec(
+    namespace="velafi",
+    title="VelaFi",
+    settings=(
+        Setting("apiKey", "VELAFI_API_KEY", secret=True),
+        Setting("apiSecret", "VELAFI_API_SECRET", secret=True),
+        Setting("baseUrl", "VELAFI_BASE_URL"),
+        Setting("environment", "VELAFI_ENVIRONMENT"),
+    ),
+    base_urls={
+        "production": "https://api.velafi.com",
+        "sandbox": "https://api-test.velafi.com",
+    },
+)
+
+TOKEN_PATH = "/v2/token/generate"
+WEBHOOK_PATH = "/v2/webhook"
+WEBHOOKS_PATH = "/v2/webhooks"
+
+#: Header names, as VelaFi spells them.
+API_KEY_HEADER = "X-BH-APIKEY"
+TOKEN_HEADER = "X-BH-TOKEN"
+SIGNATURE_HEADER = "signature"  # on pushes: base64 SHA256withRSA over the raw body
+
+# -- statuses and business codes ------------------------------------------------------------
+
+STATUS_ACTIVE: Final = 10
+STATUS_DISABLED: Final = 20
+STATUS_DELETED: Final = 30
+#: Every example in VelaFi's docs shows ``status: 1`` for an active webhook; read it as active.
+STATUS_LEGACY_ACTIVE = 1
+ACTIVE_STATUSES = frozenset({STATUS_ACTIVE, STATUS_LEGACY_ACTIVE})
+
+CODE_SUCCESS = 200
+#: Documented codes.
+CODE_PARAM_IS_INVALID = -4010
+CODE_REPEATED_SUBMIT_REQUEST = -1174
+CODE_INVALID_API_KEY = -2015  # "Invalid API-key, IP, or permissions for action."
+#: Codes the docs do not list; our choice (in the style of the documented ones), used by the sandbox.
+CODE_UNAUTHORIZED = -1002  # X-BH-TOKEN missing or unknown
+CODE_TOKEN_EXPIRED = -1005
+CODE_TOO_MANY_REQUESTS = -1003
+CODE_INVALID_TIMESTAMP = -1021  # token request timestamp too far from the server's clock
+CODE_INVALID_SIGNATURE = -1022  # token request signature does not match
+
+#: Codes that mean "these credentials or this token were refused": a renewal may help once.
+AUTH_CODES = frozenset(
+    str(c) for c in (CODE_UNAUTHORIZED, CODE_TOKEN_EXPIRED, CODE_INVALID_API_KEY, CODE_INVALID_TIMESTAMP,
+                     CODE_INVALID_SIGNATURE)
+)
+
+EVENT_TYPES = ("ORDER_WEBHOOK", "GLOBAL_PAYMENT_WEBHOOK", "FUNDING_WEBHOOK", "ON_RAMP_WITHDRAW_WEBHOOK")
+
+# -- error envelope ---------------------------------------------------------------------------
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class VelaFiDialect(Dialect):
+    """``{code, msg, data}`` on every answer; success is ``code: 200`` whatever the HTTP status says.
+
+    A business error answered with HTTP 200 gets the status its meaning implies
+    where the core acts on it: token and credential codes become 401 (renew the
+    token once, then fail with a credentials hint), VelaFi's rate-limit code
+    becomes 429 (not processed: safe to retry).
+    """
+
+    provider = "VelaFi"
+
+    def failure(self, response: httpx.Response) -> Failure | None:
+        body = _json_or_none(response)
+        code: str | None = None
+        message: str | None = None
+        if isinstance(body, dict):
+            raw_code = body.get("code")
+            code = None if raw_code is None else str(raw_code)
+            raw_message = body.get("msg") or body.get("message")
+            message = None if raw_message is None else str(raw_message)
+        if code in AUTH_CODES:
+            return Failure(401, code, message)
+        if response.status_code >= 400:
+            return Failure(response.status_code, code, message or response.reason_phrase or None)
+        if code is None or code == str(CODE_SUCCESS):
+            return None
+        if code == str(CODE_TOO_MANY_REQUESTS):
+            return Failure(429, code, message)
+        return Failure(response.status_code, code, message)
+
+    def is_transient(self, failure: Failure) -> bool:
+        # A repeated submit means an identical request is (or was) being processed: the first
+        # may have gone through, so the core looks for it before it tries again.
+        return failure.code == str(CODE_REPEATED_SUBMIT_REQUEST) or super().is_transient(failure)
+
+    def is_not_found(self, failure: Failure) -> bool:
+        # An unknown (or deleted) id is reported as an invalid webhookId parameter.
+        if failure.code == str(CODE_PARAM_IS_INVALID):
+            return "webhookid" in (failure.message or "").replace(" ", "").lower()
+        return super().is_not_found(failure)
+
+
+# -- authentication --------------------------------------------------------------------------
+
+
+def token_signature(api_secret: str, timestamp: str) -> str:
+    """Hex HMAC-SHA256 of ``timestamp=<ms>`` keyed with the API secret."""
+    return hmac.new(api_secret.encode(), f"timestamp={timestamp}".encode(), hashlib.sha256).hexdigest()
+
+
+class _Tokens(TokenCache):
+    def discard(self, token: str | None) -> None:
+        """Forget ``token`` if it is still the cached one (another thread may have renewed it)."""
+        with self._lock:
+            if token is None or self._token == token:
+                self._token = None
+
+
+class TokenAuth:
+    """``X-BH-TOKEN`` on every call; one token request per credential at a time, shared by threads."""
+
+    #: Renew this long before ``expireTime``.
+    SKEW = 60.0
+
+    def __init__(self) -> None:
+        self._client: ApiClient | None = None
+        self._tokens = _Tokens(self._generate, skew=self.SKEW)
+        self._used = threading.local()
+
+    def bind(self, client: ApiClient) -> None:
+        self._client = client
+
+    def apply(self, client: ApiClient, request: httpx.Request) -> None:
+        self._client = client
+        token = self._tokens.get()
+        client.add_secret(token)
+        request.headers[TOKEN_HEADER] = token
+        self._used.token = token
+
+    def renew(self) -> bool:
+        self._tokens.discard(getattr(self._used, "token", None))
+        return True
+
+    def _generate(self) -> tuple[str, float]:
+        client = self._client
+        if client is None:  # pragma: no cover - bind() is always called by the factory
+            raise WebhookError("VelaFi: token requested before the client was built")
+        api_key = client.connection.require("apiKey")
+        api_secret = client.connection.require("apiSecret")
+        timestamp = str(int(time.time() * 1000))
+        signature = token_signature(api_secret, timestamp)
+        try:
+            response = client.request(
+                "generate token",
+                "GET",
+                TOKEN_PATH,
+                params={"timestamp": timestamp, "signature": signature},
+                headers={API_KEY_HEADER: api_key},
+                sensitive=(signature,),
+                authenticated=False,
+            )
+        except ApiError as exc:
+            if exc.status in (401, 403) and not isinstance(exc, AuthenticationError):
+                raise AuthenticationError(
+                    exc.provider, exc.operation, status=exc.status, code=exc.code,
+                    message=f"{exc.message or 'credentials rejected'} "
+                            f"(check velafi:apiKey, velafi:apiSecret)",
+                ) from None
+            raise
+        data = _envelope_data(client, response, "generate token")
+        try:
+            issued = TokenData.model_validate(data)
+        except ValidationError:
+            raise ApiError("VelaFi", "generate token", status=response.status_code,
+                           message="the answer has no token") from None
+        client.add_secret(issued.token)
+        return issued.token, _renewal_time(issued.expire_time, self.SKEW)
+
+
+def _renewal_time(expire_time: str | int | None, skew: float) -> float:
+    """When the cache should consider the token expired (epoch seconds)."""
+    now = time.time()
+    try:
+        expires = float(str(expire_time)) / 1000.0
+    except ValueError:
+        expires = now
+    if expires <= now:
+        # No usable expiry, or the clocks disagree: keep it a few minutes (a refusal renews earlier).
+        expires = now + 300.0
+    lifetime = expires - now
+    if lifetime <= 2 * skew:
+        # A short-lived token: renew half way rather than on every call.
+        return now + skew + lifetime / 2
+    return expires
+
+
+# -- models --------------------------------------------------------------------------------------
+
+
+def _event_type(value: str) -> str:
+    if value not in EVENT_TYPES:
+        hint = suggest(value.upper().replace("-", "_").replace(" ", "_"), EVENT_TYPES) or suggest(value, EVENT_TYPES)
+        raise ValueError(f"must be one of {', '.join(EVENT_TYPES)}, got {value!r}{hint}")
+    return value
+
+
+def _webhook_id(value: str) -> str:
+    # Goes into a URL path: only the characters VelaFi ids are made of (32 hex in the docs).
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+        raise ValueError(f"must be a VelaFi webhook id (letters, digits, '-' or '_'), got {value!r}")
+    return value
+
+
+def _boolean(value: Any) -> Any:
+    # No "yes"/1/"true" coercion: a declaration says exactly true or false.
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {value!r}")
+    return value
+
+
+EventType = Annotated[str, AfterValidator(_event_type)]
+Boolean = Annotated[bool, BeforeValidator(_boolean)]
+WebhookId = Annotated[str, AfterValidator(_webhook_id)]
+WritableStatus = Literal[10, 20]
+
+
+class WebhookArgs(Payload):
+    """The arguments of :class:`Webhook`."""
+
+    event_type: EventType
+    url: HttpsUrl
+    enabled: Boolean = True
+    webhook_id: WebhookId | None = None
+
+
+class CreateWebhookBody(Payload):
+    """``POST /v2/webhook``."""
+
+    event_type: EventType = Field(alias="eventType")
+    url: HttpsUrl
+
+
+class UpdateWebhookBody(Payload):
+    """``PUT /v2/webhook/{webhookId}``: only the URL and the status can change."""
+
+    url: HttpsUrl
+    status: WritableStatus
+
+
+class Envelope(Lenient):
+    code: int | str
+    msg: str | None = None
+    data: Any = None
+
+
+class TokenData(Lenient):
+    token: str = Field(min_length=1)
+    expire_time: str | int | None = Field(default=None, alias="expireTime")
+
+
+class WebhookObject(Lenient):
+    """A webhook as VelaFi returns it."""
+
+    webhook_id: str = Field(alias="webhookId")
+    event_type: str = Field(alias="eventType")
+    url: str
+    status: int
+    public_key: str | None = Field(default=None, alias="publicKey")
+
+    def properties(self) -> dict[str, Any]:
+        """The resource's view: arguments and outputs."""
+        status = STATUS_ACTIVE if self.status in ACTIVE_STATUSES else self.status
+        return {
+            "event_type": self.event_type,
+            "url": self.url,
+            "enabled": status == STATUS_ACTIVE,
+            "status": status,
+            "public_key": self.public_key or "",
+        }
+
+
+class DeleteResult(Lenient):
+    result: bool
+
+
+# -- client ---------------------------------------------------------------------------------------
+
+
+def _new_client(connection: Connection) -> ApiClient:
+    auth = TokenAuth()
+    client = ApiClient(connection, VelaFiDialect(), auth)
+    auth.bind(client)
+    return client
+
+
+def _client() -> ApiClient:
+    return cached_client(CONNECTION.resolve(), _new_client)
+
+
+def _envelope_data(client: ApiClient, response: httpx.Response, operation: str) -> Any:
+    try:
+        return Envelope.model_validate(client.json(response)).data
+    except ValidationError:
+        raise ApiError("VelaFi", operation, status=response.status_code,
+                       message="the answer is not VelaFi's {code, msg, data} envelope") from None
+
+
+def _call(client: ApiClient, operation: str, method: str, path: str, **kwargs: Any) -> Any:
+    response = client.request(operation, method, path, **kwargs)
+    return _envelope_data(client, response, operation)
+
+
+def _webhook(data: Any, operation: str) -> WebhookObject:
+    try:
+        return WebhookObject.model_validate(data)
+    except ValidationError:
+        raise ApiError("VelaFi", operation, status=None, message="the answer holds no webhook") from None
+
+
+def _list(client: ApiClient, status: int) -> list[WebhookObject]:
+    operation = f"list webhooks (status {status})"
+    data = _call(client, operation, "GET", WEBHOOKS_PATH, params={"status": status})
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ApiError("VelaFi", operation, status=None, message="the answer holds no list of webhooks")
+    return [_webhook(item, operation) for item in data]
+
+
+def _live_webhooks(client: ApiClient, first: int = STATUS_ACTIVE) -> list[WebhookObject]:
+    """Every webhook that is not deleted (the list is filtered by status: ask for both)."""
+    second = STATUS_DISABLED if first == STATUS_ACTIVE else STATUS_ACTIVE
+    seen: dict[str, WebhookObject] = {}
+    for status in (first, second):
+        for hook in _list(client, status):
+            if hook.status != STATUS_DELETED:
+                seen.setdefault(hook.webhook_id, hook)
+    return list(seen.values())
+
+
+def _find_by_id(client: ApiClient, webhook_id: str, enabled_hint: Any = None) -> WebhookObject | None:
+    order = (STATUS_DISABLED, STATUS_ACTIVE) if enabled_hint is False else (STATUS_ACTIVE, STATUS_DISABLED)
+    for status in order:
+        for hook in _list(client, status):
+            if hook.webhook_id == webhook_id:
+                return None if hook.status == STATUS_DELETED else hook
+    return None
+
+
+def _put(client: ApiClient, webhook_id: str, url: str, enabled: bool) -> WebhookObject:
+    operation = f"update webhook {webhook_id}"
+    body = UpdateWebhookBody(url=url, status=STATUS_ACTIVE if enabled else STATUS_DISABLED)
+    data = _call(client, operation, "PUT", f"{WEBHOOK_PATH}/{webhook_id}", json_body=body.model_dump())
+    if isinstance(data, dict) and "webhookId" in data:
+        return _webhook(data, operation)
+    # No webhook in the answer: read what it is now.
+    found = _find_by_id(client, webhook_id, enabled)
+    if found is None:
+        raise NotFoundError("VelaFi", operation, status=None, message=f"webhook {webhook_id} does not exist")
+    return found
+
+
+# -- provider ---------------------------------------------------------------------------------------
+
+
+class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
+    """Create, read, update and delete a VelaFi webhook with the documented calls."""
+
+    args_model = WebhookArgs
+    outputs = ("webhook_id", "status", "public_key")
+    replace_on = frozenset({"event_type"})
+    noun = "VelaFi webhook"
+
+    def api_create(self, args: WebhookArgs) -> tuple[str, dict[str, Any]]:
+        client = _client()
+        body = CreateWebhookBody(eventType=args.event_type, url=args.url)
+        data = _call(client, "create webhook", "POST", WEBHOOK_PATH, json_body=body.model_dump(by_alias=True))
+        hook = _webhook(data, "create webhook")
+        if not args.enabled and hook.status != STATUS_DISABLED:
+            # Creation always makes an active webhook; disabling is a second call.
+            try:
+                hook = _put(client, hook.webhook_id, args.url, enabled=False)
+            except WebhookError:
+                # Do not leave an active webhook the stack does not know about.
+                self._discard(client, hook.webhook_id)
+                raise
+        return hook.webhook_id, hook.properties()
+
+    def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
+        hook = _find_by_id(_client(), id_, state.get("enabled"))
+        return None if hook is None else hook.properties()
+
+    def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:
+        current = olds.get("event_type")
+        if current is not None and current != args.event_type:
+            raise InputError(
+                "event_type",
+                f"VelaFi cannot change the event type of webhook {id_} ({current}); "
+                "declare it as it is, or drop webhook_id to create a new webhook",
+            )
+        return _put(_client(), id_, args.url, args.enabled).properties()
+
+    def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
+        client = _client()
+        operation = f"delete webhook {id_}"
+        try:
+            data = _call(client, operation, "DELETE", f"{WEBHOOK_PATH}/{id_}")
+        except (NotFoundError, AuthenticationError, TransientError):
+            raise
+        except ApiError:
+            # Whatever a business error says, a webhook that no longer exists is deleted.
+            if _find_by_id(client, id_, state.get("enabled")) is None:
+                return
+            raise
+        try:
+            deleted = DeleteResult.model_validate(data).result
+        except ValidationError:
+            deleted = True  # an answer without a result: the envelope said success
+        if not deleted:
+            raise ApiError("VelaFi", operation, status=None, code=None, message="VelaFi answered result: false")
+
+    def api_find(self, args: WebhookArgs) -> tuple[str, dict[str, Any]] | None:
+        """The webhook a create whose answer was lost made: same event type and URL (the newest)."""
+        client = _client()
+        matches = [h for h in _live_webhooks(client) if h.event_type == args.event_type and h.url == args.url]
+        if not matches:
+            return None
+        hook = matches[-1]
+        if (hook.status in ACTIVE_STATUSES) != args.enabled:
+            hook = _put(client, hook.webhook_id, args.url, args.enabled)
+        return hook.webhook_id, hook.properties()
+
+    @staticmethod
+    def _discard(client: ApiClient, webhook_id: str) -> None:
+        try:
+            _call(client, f"delete webhook {webhook_id}", "DELETE", f"{WEBHOOK_PATH}/{webhook_id}")
+        except WebhookError:
+            pass
+
+
+# -- resource ------------------------------------------------------------------------------------------
+
+
+class Webhook(WebhookResource, module="velafi", name="Webhook"):
+    """A VelaFi webhook: pushes of one ``event_type`` to ``url``.
+
+    - ``url`` and ``enabled`` change in place (``PUT /v2/webhook/{id}``).
+    - ``event_type`` cannot be changed by VelaFi: changing it **replaces** the
+      webhook (a new one is created, then the old one deleted; the new one has a
+      new ``webhook_id`` and ``public_key``).
+    - ``webhook_id`` adopts an existing webhook instead of creating one; the
+      next ``up`` brings its URL and status to the declaration (its event type
+      must match).
+    - ``destroy`` deletes the webhook at VelaFi (status 30, not recoverable).
+
+    Nothing here is secret: ``public_key`` is the RSA public key (base64 SPKI)
+    that verifies VelaFi's ``signature`` header on pushes. The credentials
+    (``velafi:apiKey``, ``velafi:apiSecret``) are connection settings, never
+    resource inputs, and never enter the state.
+    """
+
+    event_type: pulumi.Output[str]
+    url: pulumi.Output[str]
+    enabled: pulumi.Output[bool]
+    webhook_id: pulumi.Output[str]
+    status: pulumi.Output[int]
+    public_key: pulumi.Output[str]
+
+    _provider_class: ClassVar[type[WebhookProvider[Any]]] = VelaFiWebhookProvider
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        event_type: pulumi.Input[str],
+        url: pulumi.Input[str],
+        enabled: pulumi.Input[bool] = True,
+        webhook_id: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """
+        :param event_type: ``ORDER_WEBHOOK``, ``GLOBAL_PAYMENT_WEBHOOK``, ``FUNDING_WEBHOOK`` or
+            ``ON_RAMP_WITHDRAW_WEBHOOK``. Changing it replaces the webhook.
+        :param url: The https:// URL VelaFi pushes to.
+        :param enabled: False keeps the webhook but stops pushes (status 20).
+        :param webhook_id: Adopt this existing webhook instead of creating one.
+        """
+        super().__init__(
+            resource_name,
+            {"event_type": event_type, "url": url, "enabled": enabled, "webhook_id": webhook_id},
+            opts,
+        )
+
+
+def list_webhooks() -> list[tuple[str, dict[str, Any]]]:
+    """Every active or disabled webhook of the account, as (webhook_id, resource properties)."""
+    return [(hook.webhook_id, hook.properties()) for hook in _live_webhooks(_client())]
