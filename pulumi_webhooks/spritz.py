@@ -1,0 +1,509 @@
+"""Spritz Finance: integrator webhooks and the integrator-wide signing secret.
+
+Two resources:
+
+* :class:`IntegratorWebhook` — one webhook of the integrator account
+  (``/v1/integrator/webhooks``). ``events`` changes in place (``PATCH``); a new
+  ``url`` replaces the webhook, because Spritz cannot change a webhook's URL.
+  Spritz disables a webhook by itself after repeated delivery failures and has
+  no way to enable it again, so a webhook whose ``disabled`` output is true
+  (seen by ``pulumi refresh``) is replaced by a new one on the next ``up``.
+* :class:`WebhookSecret` — the secret Spritz signs every delivery with
+  (``Signature`` header), shared by all the integrator's webhooks. Spritz never
+  returns it; it is stored in the state as a secret.
+
+Requests are signed the way Spritz recommends ("hmacAuth") when
+``spritz:integratorSecret`` is set: ``X-Signature`` is an HMAC-SHA256 over
+``"{timestamp}.{METHOD}.{path}.{sha256(body)}"``, where ``path`` is the
+documented path (``/v1/integrator/webhooks…``) *relative to the configured
+base URL*, so a server behind a path prefix (the local sandbox serves Spritz
+under ``/spritz``) verifies the same string. Without an integrator secret the
+legacy, unsigned ``X-INTEGRATION-KEY`` header is sent instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+import httpx
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult
+from pydantic import AfterValidator, Field, ValidationError
+
+from ._config import Connection, ConnectionSpec, Setting
+from ._errors import ApiError, InputError, WebhookError
+from ._fields import AnyUrl, Lenient, NonEmptyStr, Payload, event_list
+from ._http import ApiClient, Dialect, Failure, _json_or_none, cached_client
+from ._lifecycle import WebhookProvider, WebhookResource
+
+__all__ = [
+    "CONNECTION",
+    "EVENTS",
+    "IntegratorWebhook",
+    "WebhookSecret",
+    "list_webhooks",
+]
+
+# -- connection -------------------------------------------------------------------------
+
+CONNECTION = ConnectionSpec(
+    namespace="spritz",
+    title="Spritz",
+    settings=(
+        Setting("apiKey", "SPRITZ_API_KEY", secret=True),
+        Setting("integratorKey", "SPRITZ_INTEGRATOR_KEY", secret=True),
+        Setting("integratorSecret", "SPRITZ_INTEGRATOR_SECRET", secret=True),
+        Setting("baseUrl", "SPRITZ_BASE_URL"),
+        Setting("environment", "SPRITZ_ENVIRONMENT"),
+    ),
+    base_urls={
+        "production": "https://platform.spritz.finance",
+        "sandbox": "https://sandbox.spritz.finance",
+    },
+)
+
+WEBHOOKS_PATH = "/v1/integrator/webhooks"
+SECRET_PATH = "/v1/integrator/webhook-secret"
+
+# -- errors -------------------------------------------------------------------------------
+
+
+class SpritzDialect(Dialect):
+    """RFC 9457 problem details: ``{type, title, status, detail?, instance?}``.
+
+    The code is the problem ``type`` when it names one (not ``about:blank``),
+    else the ``title``; 401 problems add ``realm``/``scope`` and 404 problems
+    ``resourceType``/``resourceId``, which go into the message.
+    """
+
+    provider = "Spritz"
+
+    def failure(self, response: httpx.Response) -> Failure | None:
+        if response.status_code < 400:
+            return None
+        body = _json_or_none(response)
+        if not isinstance(body, dict):
+            return Failure(response.status_code, None, response.reason_phrase or None)
+        title = _text(body.get("title"))
+        kind = _text(body.get("type"))
+        code = kind if kind and kind != "about:blank" else title
+        message = _text(body.get("detail")) or title
+        notes = [
+            f"{label} {value}"
+            for label, key in (("resource", "resourceType"), ("id", "resourceId"), ("realm", "realm"),
+                               ("scope", "scope"))
+            if (value := _text(body.get(key)))
+        ]
+        if notes:
+            message = f"{message or 'error'} ({', '.join(notes)})"
+        return Failure(response.status_code, code, message or response.reason_phrase or None)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+# -- request signing ----------------------------------------------------------------------
+
+
+def canonical_path(path: str, query: Iterable[tuple[str, str]] = ()) -> str:
+    """The path Spritz signs: the documented path, query parameters sorted and encoded."""
+    pairs = sorted(query)
+    return f"{path}?{urlencode(pairs)}" if pairs else path
+
+
+def request_signature(secret: str, timestamp: str, method: str, path: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256(secret, "{ts}.{METHOD}.{path}.{sha256hex(body)}")>``."""
+    message = f"{timestamp}.{method.upper()}.{path}.{hashlib.sha256(body).hexdigest()}"
+    return "sha256=" + hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+class SpritzAuth:
+    """Bearer API key plus the integrator key, HMAC-signed when a secret is configured.
+
+    Immutable after construction (each request is signed on its own), so the
+    gRPC threads can share it. There is no token to renew.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._api_key = connection.require("apiKey")
+        self._integrator_key = connection.require("integratorKey")
+        self._secret = connection.get("integratorSecret") or None
+        # Signed paths are relative to the base URL, whatever prefix it carries.
+        self._prefix = httpx.URL(connection.base_url).raw_path.decode("ascii").split("?")[0].rstrip("/")
+
+    @property
+    def signed(self) -> bool:
+        return self._secret is not None
+
+    def signed_path(self, url: httpx.URL) -> str:
+        path = url.raw_path.decode("ascii").split("?")[0]
+        if self._prefix and (path == self._prefix or path.startswith(self._prefix + "/")):
+            path = path[len(self._prefix):] or "/"
+        return canonical_path(path, url.params.multi_items())
+
+    def apply(self, client: ApiClient, request: httpx.Request) -> None:
+        request.headers["Authorization"] = f"Bearer {self._api_key}"
+        if self._secret is None:
+            request.headers["X-INTEGRATION-KEY"] = self._integrator_key
+            return
+        timestamp = str(int(time.time() * 1000))
+        request.headers["X-Integrator-Key"] = self._integrator_key
+        request.headers["X-Timestamp"] = timestamp
+        request.headers["X-Signature"] = request_signature(
+            self._secret, timestamp, request.method, self.signed_path(request.url), request.content
+        )
+
+    def renew(self) -> bool:
+        return False
+
+
+# -- payloads -------------------------------------------------------------------------------
+
+#: The seed's nine events, then the newer spec's (on-ramp, ACH debit returns) and the wildcard.
+EVENTS: tuple[str, ...] = (
+    "account.created",
+    "account.updated",
+    "account.deleted",
+    "payment.created",
+    "payment.updated",
+    "payment.completed",
+    "payment.refunded",
+    "verification.status.updated",
+    "capabilities.updated",
+    "onramp.created",
+    "onramp.updated",
+    "onramp.completed",
+    "achDebitReturn.created",
+    "achDebitReturn.updated",
+    "*",
+)
+WILDCARD = "*"
+
+
+def _wildcard_alone(events: list[str]) -> list[str]:
+    # '*' already means every event: a list that also names some is ambiguous.
+    if WILDCARD in events and len(events) > 1:
+        raise ValueError("'*' subscribes to every event; list it alone or name the events")
+    return events
+
+
+def _no_padding(value: str) -> str:
+    # A pasted secret with a trailing newline would sign with the wrong key, silently.
+    if value != value.strip():
+        raise ValueError("must not start or end with white space")
+    return value
+
+
+Events = Annotated[event_list(EVENTS), AfterValidator(_wildcard_alone)]  # type: ignore[valid-type]
+SigningSecret = Annotated[NonEmptyStr, AfterValidator(_no_padding)]
+
+
+class WebhookUrl(Payload):
+    """Where Spritz delivers: set on create, never changed (the docs only ask for a URI)."""
+
+    url: AnyUrl
+
+
+class UpdateWebhookBody(Payload):
+    """``PATCH /v1/integrator/webhooks/{id}``: only the events can change."""
+
+    events: Events = []  # type: ignore[valid-type]
+
+
+class CreateWebhookBody(UpdateWebhookBody, WebhookUrl):
+    """``POST /v1/integrator/webhooks``: ``{url, events}`` (pydantic puts ``url`` first)."""
+
+
+class IntegratorWebhookArgs(CreateWebhookBody):
+    """The arguments of :class:`IntegratorWebhook`."""
+
+    webhook_id: NonEmptyStr | None = None
+
+
+class WebhookSecretArgs(Payload):
+    """The arguments of :class:`WebhookSecret`, and the body of ``POST /v1/integrator/webhook-secret``."""
+
+    secret: SigningSecret
+
+
+class SpritzWebhook(Lenient):
+    """A webhook as Spritz returns it."""
+
+    id: str
+    url: str
+    events: list[str] = []
+    failure_count: int = Field(0, alias="failureCount")
+    disabled: bool = False
+
+    def properties(self) -> dict[str, Any]:
+        """As resource properties (sorted events: their order is never a change)."""
+        return {
+            "url": self.url,
+            "events": sorted(set(self.events)),
+            "failure_count": self.failure_count,
+            "disabled": self.disabled,
+        }
+
+
+class DeletedWebhook(Lenient):
+    id: str
+    deleted: bool
+
+
+class SecretConfigured(Lenient):
+    secret_configured: bool = Field(alias="secretConfigured")
+
+
+# -- client -------------------------------------------------------------------------------
+
+
+def _factory(connection: Connection) -> ApiClient:
+    return ApiClient(connection, SpritzDialect(), SpritzAuth(connection))
+
+
+def _client() -> ApiClient:
+    return cached_client(CONNECTION.resolve(), _factory)
+
+
+def _webhook_path(webhook_id: str) -> str:
+    return f"{WEBHOOKS_PATH}/{quote(webhook_id, safe='')}"
+
+
+def _parse(client: ApiClient, operation: str, response: httpx.Response, model: type[Any]) -> Any:
+    try:
+        return model.model_validate(client.json(response))
+    except ValidationError as exc:
+        raise ApiError("Spritz", operation, status=response.status_code,
+                       message=f"unexpected response: {exc.error_count()} field error(s)") from None
+
+
+def _list(client: ApiClient) -> list[SpritzWebhook]:
+    response = client.request("list webhooks", "GET", WEBHOOKS_PATH)
+    body = client.json(response)
+    if not isinstance(body, list):
+        raise ApiError("Spritz", "list webhooks", status=response.status_code,
+                       message="expected a list of webhooks")
+    webhooks: list[SpritzWebhook] = []
+    for item in body:
+        try:
+            webhooks.append(SpritzWebhook.model_validate(item))
+        except ValidationError:
+            continue  # an entry we cannot read is not one of ours to manage
+    return webhooks
+
+
+# -- providers ------------------------------------------------------------------------------
+
+
+class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
+    """Spritz integrator webhooks: read is list-and-filter (there is no get-one)."""
+
+    args_model = IntegratorWebhookArgs
+    outputs = ("webhook_id", "failure_count", "disabled")
+    replace_on = frozenset({"url"})
+    noun = "Spritz webhook"
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        result = super().diff(id_, olds, news)
+        if olds.get("disabled") is True:
+            # Spritz cannot enable a webhook again: the only way back is a new one.
+            return DiffResult(
+                changes=True,
+                replaces=sorted({*(result.replaces or []), "disabled"}),
+                stables=result.stables,
+                delete_before_replace=False,
+            )
+        return result
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        args = self._args(props)
+        if args.webhook_id:
+            live = self.api_read(args.webhook_id, {})
+            if live is not None and live.get("disabled") is True:
+                raise WebhookError(
+                    f"Spritz: webhook {args.webhook_id} is disabled (after {live.get('failure_count')} failed "
+                    "deliveries) and Spritz cannot enable it again; remove `webhook_id` so that Pulumi "
+                    "replaces it with a new webhook"
+                )
+        return super().create(props)
+
+    def api_create(self, args: IntegratorWebhookArgs) -> tuple[str, dict[str, Any]]:
+        client = _client()
+        body = CreateWebhookBody(url=args.url, events=args.events).model_dump()
+        response = client.request("create webhook", "POST", WEBHOOKS_PATH, json_body=body)
+        webhook: SpritzWebhook = _parse(client, "create webhook", response, SpritzWebhook)
+        return webhook.id, webhook.properties()
+
+    def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
+        for webhook in _list(_client()):
+            if webhook.id == id_:
+                return webhook.properties()
+        return None
+
+    def api_update(
+        self, id_: str, olds: Mapping[str, Any], args: IntegratorWebhookArgs
+    ) -> dict[str, Any]:
+        current = olds.get("url")
+        if current is not None and current != args.url:
+            # Only reachable when adopting: a declared URL change otherwise replaces.
+            raise InputError(
+                "url",
+                f"Spritz cannot change the URL of webhook {id_} ({current!r}); declare that URL to adopt it, "
+                "or leave out webhook_id to create a new webhook",
+            )
+        client = _client()
+        body = UpdateWebhookBody(events=args.events).model_dump()
+        response = client.request("update webhook", "PATCH", _webhook_path(id_), json_body=body)
+        try:
+            return SpritzWebhook.model_validate(client.json(response)).properties()
+        except ValidationError:
+            # The newer spec does not pin the answer's shape: read what is there.
+            live = self.api_read(id_, olds)
+            if live is None:
+                raise ApiError("Spritz", "update webhook", status=404, message=f"webhook {id_} is gone") from None
+            return live
+
+    def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
+        client = _client()
+        response = client.request("delete webhook", "DELETE", _webhook_path(id_))
+        if response.content:
+            answer = _json_or_none(response)
+            if isinstance(answer, dict) and answer.get("deleted") is False:
+                raise ApiError("Spritz", "delete webhook", status=response.status_code,
+                               message=f"webhook {id_} was not deleted")
+
+    def api_find(self, args: IntegratorWebhookArgs) -> tuple[str, dict[str, Any]] | None:
+        # A create whose answer was lost: the newest enabled webhook with this URL and
+        # these events (a disabled one is the webhook being replaced, never ours).
+        found = [
+            w for w in _list(_client())
+            if w.url == args.url and sorted(set(w.events)) == args.events and not w.disabled
+        ]
+        if not found:
+            return None
+        return found[-1].id, found[-1].properties()
+
+
+class WebhookSecretProvider(WebhookProvider[WebhookSecretArgs]):
+    """The integrator-wide signing secret: write-only, no id, no delete endpoint."""
+
+    args_model = WebhookSecretArgs
+    outputs = ()
+    write_only = frozenset({"secret"})
+    secret_properties = ("secret",)
+    id_output = None
+    adopt_argument = None
+    noun = "Spritz webhook secret"
+
+    #: The resource id: there is one secret per integrator account.
+    resource_id = "webhook-secret"
+
+    def _set(self, args: WebhookSecretArgs) -> dict[str, Any]:
+        client = _client()
+        client.add_secret(args.secret)
+        # Setting the same secret twice is harmless, so a lost answer is simply retried.
+        response = client.request(
+            "set webhook secret", "POST", SECRET_PATH, json_body=args.model_dump(),
+            idempotent=True, sensitive=(args.secret,),
+        )
+        answer: SecretConfigured = _parse(client, "set webhook secret", response, SecretConfigured)
+        if not answer.secret_configured:
+            raise ApiError("Spritz", "set webhook secret", status=response.status_code,
+                           message="Spritz did not confirm the secret")
+        return {}
+
+    def api_create(self, args: WebhookSecretArgs) -> tuple[str, dict[str, Any]]:
+        return self.resource_id, self._set(args)
+
+    def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
+        # Spritz never returns the secret: what was set is what the state says.
+        return {}
+
+    def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookSecretArgs) -> dict[str, Any]:
+        return self._set(args)
+
+    def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
+        # There is no endpoint to remove the secret, and overwriting it with a random
+        # value would silently break receivers: destroy only stops managing it.
+        return None
+
+
+# -- resources --------------------------------------------------------------------------------
+
+
+class IntegratorWebhook(WebhookResource, module="spritz", name="IntegratorWebhook"):
+    """A Spritz integrator webhook.
+
+    * ``url`` — where Spritz delivers events (http or https). Changing it
+      **replaces** the webhook: Spritz cannot change a webhook's URL.
+    * ``events`` — event names (see :data:`EVENTS`); ``["*"]`` subscribes to
+      every event, an empty list (the default, as in Spritz's API) to none.
+      Changed in place. Order and duplicates never make a diff.
+    * ``webhook_id`` — adopt an existing webhook instead of creating one (its
+      URL must be the declared one; the events are updated to the declaration).
+
+    Outputs: ``webhook_id``, ``failure_count`` (consecutive failed deliveries)
+    and ``disabled``. Spritz disables a webhook after repeated failures and
+    cannot enable it again: once ``pulumi refresh`` sees ``disabled``, the next
+    ``up`` replaces the webhook with a new one.
+
+    Destroy deletes the webhook at Spritz. Nothing here is secret; the
+    deliveries are signed with the integrator's :class:`WebhookSecret`.
+    """
+
+    url: pulumi.Output[str]
+    events: pulumi.Output[list[str]]
+    webhook_id: pulumi.Output[str]
+    failure_count: pulumi.Output[int]
+    disabled: pulumi.Output[bool]
+
+    _provider_class = IntegratorWebhookProvider
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        url: pulumi.Input[str],
+        events: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
+        webhook_id: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(resource_name, {"url": url, "events": events, "webhook_id": webhook_id}, opts)
+
+
+class WebhookSecret(WebhookResource, module="spritz", name="WebhookSecret"):
+    """The secret Spritz signs every delivery of the integrator with.
+
+    * ``secret`` — **secret**, write-only: Spritz never returns it, so a change
+      made elsewhere cannot be detected; changing it here sets it again (in
+      place). Receivers verify deliveries with
+      :func:`pulumi_webhooks.verify.spritz`.
+
+    Spritz has no endpoint to remove the secret: destroy removes the resource
+    from the stack and leaves the secret configured at Spritz (deliveries stay
+    signed with it). Declare a new value to rotate it.
+    """
+
+    secret: pulumi.Output[str]
+
+    _provider_class = WebhookSecretProvider
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        secret: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(resource_name, {"secret": secret}, opts)
+
+
+def list_webhooks() -> list[tuple[str, dict[str, Any]]]:
+    """Every webhook of the integrator as (id, properties), for ``pulumi-webhooks discover``."""
+    return [(w.id, w.properties()) for w in _list(_client())]
