@@ -1,0 +1,527 @@
+"""Safepay Raast Wire: an aggregator's webhook endpoints, as the ``RaastWebhook`` resource.
+
+Every call is under ``/v1/aggregators/{aggregator_id}/webhooks`` and carries
+the aggregator's secret key in ``X-SFPY-AGGREGATOR-SECRET-KEY``. The webhook's
+signing secret is made by Safepay: it is returned when the webhook is created
+and when it is rotated (``PUT …/{id}/rotate``), and it is stored in the state
+as a Pulumi secret, never in plaintext.
+
+The aggregator a webhook lives in is fixed when it is created: from the
+``aggregator_id`` argument, else the ``safepay:aggregatorId`` config or
+``SAFEPAY_AGGREGATOR_ID``. That aggregator is recorded in the
+``effective_aggregator_id`` output and every later call addresses the webhook
+there, so a changed config value never moves or orphans an existing webhook,
+and leaving ``aggregator_id`` unset never shows as a change.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+import pulumi
+from pulumi.dynamic import DiffResult
+from pydantic import AfterValidator, BaseModel, StrictBool, ValidationError
+
+from ._config import Connection, ConnectionSpec, Setting
+from ._errors import ApiError, ConfigurationError, NotFoundError
+from ._fields import HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
+from ._http import ApiClient, Dialect, Failure, cached_client
+from ._lifecycle import WebhookProvider, WebhookResource, is_unknown
+
+__all__ = [
+    "CONNECTION",
+    "EVENTS",
+    "RaastWebhook",
+    "RaastWebhookArgs",
+    "RaastWebhookProvider",
+    "list_webhooks",
+]
+
+# -- connection -----------------------------------------------------------------------
+
+CONNECTION = ConnectionSpec(
+    namespace="safepay",
+    title="Safepay Raast Wire",
+    settings=(
+        Setting("secretKey", "SAFEPAY_SECRET_KEY", secret=True),
+        Setting("aggregatorId", "SAFEPAY_AGGREGATOR_ID"),
+        Setting("baseUrl", "SAFEPAY_BASE_URL"),
+        Setting("environment", "SAFEPAY_ENVIRONMENT"),
+    ),
+    base_urls={
+        "production": "https://api.getsafepay.com/raastwire",
+        "sandbox": "https://dev.api.getsafepay.com/raastwire",
+    },
+)
+
+AUTH_HEADER = "X-SFPY-AGGREGATOR-SECRET-KEY"
+#: Endpoints asked for per list page (the docs give no maximum; this is modest).
+PAGE_SIZE = 50
+
+
+# -- errors -----------------------------------------------------------------------------
+
+
+class SafepayDialect(Dialect):
+    """Safepay answers errors in two shapes: ``{api_version, error: {code, message}}``
+    (authentication) and a flat ``{code, message}`` (everything else)."""
+
+    provider = "Safepay"
+
+    def failure(self, response: httpx.Response) -> Failure | None:
+        if response.status_code < 400:
+            return None
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+            body = None
+        code = message = None
+        if isinstance(body, dict):
+            inner = body.get("error")
+            source = inner if isinstance(inner, dict) else body
+            raw_code, raw_message = source.get("code"), source.get("message")
+            code = None if raw_code in (None, "") else str(raw_code)
+            message = None if raw_message in (None, "") else str(raw_message)
+        return Failure(response.status_code, code, message or response.reason_phrase or None)
+
+
+# -- auth ---------------------------------------------------------------------------------
+
+
+class AggregatorKeyAuth:
+    """The aggregator secret key as a header on every call.
+
+    There is no token to cache or renew: the key is the credential, so a 401 is
+    final. Stateless, hence safe for the provider host's concurrent threads.
+    """
+
+    def apply(self, client: ApiClient, request: httpx.Request) -> None:
+        key = client.connection.require("secretKey")
+        client.add_secret(key)
+        request.headers[AUTH_HEADER] = key
+
+    def renew(self) -> bool:
+        return False
+
+
+# -- models -------------------------------------------------------------------------------
+
+EVENTS: tuple[str, ...] = (
+    "payment.created",
+    "payment.pending_authorization",
+    "payment.authorized",
+    "payment.completed",
+    "payment.settled",
+    "payment.refunded",
+    "payment.refund_partial",
+    "payment.rejected",
+    "payment.failed",
+    "payment.reversed",
+    "payment.voided",
+    "settlement.created",
+    "settlement.processing",
+    "settlement.completed",
+    "settlement.failed",
+    "settlement.on_hold",
+    "settlement.reversed",
+    "refund.created",
+    "refund.completed",
+    "refund.failed",
+    "refund.canceled",
+)
+
+_AGGREGATOR_ID = re.compile(r"^agg_[A-Za-z0-9][A-Za-z0-9_-]*$")
+_WEBHOOK_ID = re.compile(r"^wh_[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def _aggregator_id(value: str) -> str:
+    # It goes into every path, so nothing but an id's characters may pass.
+    if not _AGGREGATOR_ID.match(value):
+        raise ValueError(f"must be a Safepay aggregator id such as 'agg_2288490a-2176-…', got {value!r}")
+    return value
+
+
+def _webhook_id(value: str) -> str:
+    if not _WEBHOOK_ID.match(value):
+        raise ValueError(f"must be a Safepay webhook id such as 'wh_f52d84b4-a140-…', got {value!r}")
+    return value
+
+
+AggregatorId = Annotated[str, AfterValidator(_aggregator_id)]
+WebhookId = Annotated[str, AfterValidator(_webhook_id)]
+EventTypes = event_list(EVENTS, min_length=1)
+
+
+class CreateWebhook(Payload):
+    """Body of ``POST …/webhooks``: ``url`` and ``event_types`` are required."""
+
+    url: HttpsUrl
+    event_types: EventTypes  # type: ignore[valid-type]
+    description: str = ""
+    enabled: StrictBool = True
+
+
+class UpdateWebhook(Payload):
+    """Body of ``PUT …/webhooks/{id}``: every field optional."""
+
+    url: HttpsUrl | None = None
+    event_types: EventTypes | None = None  # type: ignore[valid-type]
+    description: str | None = None
+    enabled: StrictBool | None = None
+
+
+class RaastWebhookArgs(CreateWebhook):
+    """The resource's arguments: the webhook's fields plus where it lives and how it is managed."""
+
+    aggregator_id: AggregatorId | None = None
+    rotation: NonEmptyStr | None = None
+    webhook_id: WebhookId | None = None
+
+
+class Endpoint(Lenient):
+    """A webhook endpoint as Safepay returns it; ``token`` is its id."""
+
+    token: str
+    aggregator_id: str = ""
+    url: str = ""
+    description: str | None = None  # a null from the API reads as ""
+    enabled: bool | None = None  # a null from the API reads as enabled, the create default
+    event_filter_json: str | None = None  # a JSON-encoded array of event names
+    secret: str | None = None
+    secret_version: int | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    secret_rotated_at: str | None = None
+
+    def event_types(self) -> list[str]:
+        if not self.event_filter_json:
+            return []
+        try:
+            events = json.loads(self.event_filter_json)
+        except json.JSONDecodeError:
+            events = None
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise ApiError("Safepay", "parse webhook", status=None,
+                           message=f"event_filter_json of {self.token} is not a JSON array of event names")
+        return sorted(set(events))
+
+
+class EndpointData(Lenient):
+    endpoint: Endpoint
+    secret: str | None = None  # on create and rotate
+    rotated_at: str | None = None  # on rotate
+
+
+class EndpointResponse(Lenient):
+    api_version: str = "v1"
+    data: EndpointData
+
+
+class EndpointPage(Lenient):
+    endpoints: list[Endpoint] = []
+    count: int = 0  # Safepay sends it as a string; pydantic reads either
+
+
+class ListResponse(Lenient):
+    api_version: str = "v1"
+    data: EndpointPage
+
+
+# -- client ---------------------------------------------------------------------------------
+
+
+def _client() -> ApiClient:
+    def factory(connection: Connection) -> ApiClient:
+        return ApiClient(connection, SafepayDialect(), AggregatorKeyAuth())
+
+    return cached_client(CONNECTION.resolve(), factory)
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _parse(model: type[ModelT], client: ApiClient, response: httpx.Response, operation: str) -> ModelT:
+    try:
+        return model.model_validate(client.json(response))
+    except ValidationError as exc:
+        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3])
+        raise ApiError("Safepay", operation, status=response.status_code,
+                       message=client.redact(f"unexpected response ({where})")) from None
+
+
+def _configured_aggregator() -> str:
+    connection = CONNECTION.resolve()
+    value = connection.get("aggregatorId")
+    if not value:
+        raise ConfigurationError(
+            "Safepay Raast Wire: no aggregator id; pass aggregator_id= to the resource or set "
+            f"{CONNECTION.describe('aggregatorId')}"
+        )
+    try:
+        return _aggregator_id(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"Safepay Raast Wire: safepay:aggregatorId {exc}") from None
+
+
+def _collection(aggregator: str) -> str:
+    return f"/v1/aggregators/{quote(aggregator, safe='')}/webhooks"
+
+
+def _member(aggregator: str, webhook_id: str) -> str:
+    return f"{_collection(aggregator)}/{quote(webhook_id, safe='')}"
+
+
+def _live(endpoint: Endpoint, aggregator: str, secret: str | None = None) -> dict[str, Any]:
+    """The resource properties an endpoint shows (the secret only when one is known)."""
+    live: dict[str, Any] = {
+        "url": endpoint.url,
+        "event_types": endpoint.event_types(),
+        "description": endpoint.description or "",
+        "enabled": endpoint.enabled is not False,
+        "secret_version": endpoint.secret_version,
+        "created_at": endpoint.created_at,
+        "updated_at": endpoint.updated_at,
+        "effective_aggregator_id": aggregator,
+    }
+    secret = secret or endpoint.secret
+    if secret:
+        live["secret"] = secret
+    # What a read leaves out keeps its stored value.
+    return {k: v for k, v in live.items() if v is not None}
+
+
+def _endpoints(client: ApiClient, aggregator: str) -> Iterator[Endpoint]:
+    """Every endpoint of ``aggregator``, page by page."""
+    offset = 0
+    while True:
+        response = client.request(
+            "list webhooks", "GET", _collection(aggregator),
+            params={"limit": str(PAGE_SIZE), "offset": str(offset)},
+        )
+        page = _parse(ListResponse, client, response, "list webhooks").data
+        for endpoint in page.endpoints:
+            client.add_secret(endpoint.secret)
+            yield endpoint
+        offset += len(page.endpoints)
+        if not page.endpoints or offset >= page.count:
+            return
+
+
+# Set (per thread) while a webhook is being adopted, holding the declared
+# aggregator: the core reads an adopted webhook with an empty state, and an
+# adoption must not rotate the secret.
+_adoption: contextvars.ContextVar[tuple[str | None] | None] = contextvars.ContextVar(
+    "safepay_adoption", default=None
+)
+
+
+# -- provider ---------------------------------------------------------------------------------
+
+
+class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
+    """Create/read/update/delete of one Safepay Raast webhook endpoint."""
+
+    args_model = RaastWebhookArgs
+    outputs = ("webhook_id", "secret", "secret_version", "created_at", "updated_at", "effective_aggregator_id")
+    replace_on = frozenset({"aggregator_id"})
+    secret_properties = ("secret",)
+    noun = "Safepay Raast webhook"
+
+    # -- where a webhook lives --------------------------------------------------------------
+    @staticmethod
+    def _stored_aggregator(state: Mapping[str, Any]) -> str:
+        for key in ("effective_aggregator_id", "aggregator_id"):
+            value = state.get(key)
+            if isinstance(value, str) and value and not is_unknown(value):
+                return value
+        adoption = _adoption.get()
+        return (adoption[0] if adoption else None) or _configured_aggregator()
+
+    # -- engine entry points ------------------------------------------------------------------
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        # ``aggregator_id`` replaces only when it names another aggregator than the
+        # one the webhook lives in; left unset (config decides) it is never a change.
+        news = dict(news)
+        olds = dict(olds)
+        declared = news.get("aggregator_id")
+        effective = olds.get("effective_aggregator_id") or olds.get("aggregator_id")
+        if not declared:
+            news["aggregator_id"] = olds["aggregator_id"] = None
+        elif not is_unknown(declared) and declared == effective:
+            olds["aggregator_id"] = declared
+        return super().diff(id_, olds, news)
+
+    def _adopt(self, id_: str, args: RaastWebhookArgs) -> tuple[str, dict[str, Any]]:
+        token = _adoption.set((args.aggregator_id,))
+        try:
+            return super()._adopt(id_, args)
+        finally:
+            _adoption.reset(token)
+
+    # -- API ---------------------------------------------------------------------------------
+    def api_create(self, args: RaastWebhookArgs) -> tuple[str, dict[str, Any]]:
+        aggregator = args.aggregator_id or _configured_aggregator()
+        body = CreateWebhook.model_validate(args.model_dump(include=set(CreateWebhook.model_fields)))
+        client = _client()
+        response = client.request("create webhook", "POST", _collection(aggregator), json_body=body.model_dump())
+        data = _parse(EndpointResponse, client, response, "create webhook").data
+        secret = data.secret or data.endpoint.secret
+        client.add_secret(secret)
+        return data.endpoint.token, _live(data.endpoint, aggregator, secret)
+
+    def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
+        aggregator = self._stored_aggregator(state)
+        client = _client()
+        try:
+            response = client.request("read webhook", "GET", _member(aggregator, id_))
+        except NotFoundError:
+            return None
+        endpoint = _parse(EndpointResponse, client, response, "read webhook").data.endpoint
+        client.add_secret(endpoint.secret)
+        # A secret in the answer (say, after a dashboard rotation) wins; none keeps the stored one.
+        return _live(endpoint, aggregator)
+
+    def api_update(self, id_: str, olds: Mapping[str, Any], args: RaastWebhookArgs) -> dict[str, Any]:
+        aggregator = self._stored_aggregator(olds)
+        client = _client()
+        body = UpdateWebhook.model_validate(args.model_dump(include=set(UpdateWebhook.model_fields)))
+        response = client.request("update webhook", "PUT", _member(aggregator, id_), json_body=body.model_dump())
+        endpoint = _parse(EndpointResponse, client, response, "update webhook").data.endpoint
+        client.add_secret(endpoint.secret)
+        live = _live(endpoint, aggregator)
+        # Only a new ``rotation`` value rotates: not the first value at create,
+        # not adoption, not removing it. (The engine drops null outputs, so an
+        # absent old value is "unset".)
+        if _adoption.get() is None and args.rotation and args.rotation != olds.get("rotation"):
+            live = self._rotate(client, aggregator, id_)
+        return live
+
+    def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
+        aggregator = self._stored_aggregator(state)
+        _client().request("delete webhook", "DELETE", _member(aggregator, id_))
+
+    def api_find(self, args: RaastWebhookArgs) -> tuple[str, dict[str, Any]] | None:
+        """The newest endpoint with the declared URL, events and description (a lost create)."""
+        aggregator = args.aggregator_id or _configured_aggregator()
+        client = _client()
+        matches = [
+            e for e in _endpoints(client, aggregator)
+            if e.url == args.url and e.event_types() == args.event_types and (e.description or "") == args.description
+        ]
+        if not matches:
+            return None
+        found = max(matches, key=lambda e: e.created_at or "")
+        if not found.secret:
+            # The webhook was just made by us and never used: a rotation is the
+            # only way to learn a signing secret Safepay did not list.
+            return found.token, self._rotate(client, aggregator, found.token)
+        return found.token, _live(found, aggregator)
+
+    @staticmethod
+    def _rotate(client: ApiClient, aggregator: str, id_: str) -> dict[str, Any]:
+        response = client.request("rotate webhook secret", "PUT", f"{_member(aggregator, id_)}/rotate")
+        data = _parse(EndpointResponse, client, response, "rotate webhook secret").data
+        secret = data.secret or data.endpoint.secret
+        client.add_secret(secret)
+        return _live(data.endpoint, aggregator, secret)
+
+
+# -- resource ---------------------------------------------------------------------------------
+
+
+class RaastWebhook(WebhookResource, module="safepay", name="RaastWebhook"):
+    """A Safepay Raast Wire webhook endpoint of an aggregator.
+
+    Changing ``url``, ``event_types``, ``description`` or ``enabled`` updates
+    the webhook in place. Setting ``aggregator_id`` to another aggregator than
+    the one the webhook lives in replaces it (a new webhook, with a new secret,
+    is created there and the old one deleted); leaving it unset uses the
+    ``safepay:aggregatorId`` config (or ``SAFEPAY_AGGREGATOR_ID``) at creation
+    and never causes a change afterwards.
+
+    ``secret`` is the base64 signing secret Safepay made for this webhook
+    (verify deliveries with :func:`pulumi_webhooks.verify.safepay`); it is a
+    Pulumi secret. Change ``rotation`` (to any new string) to have Safepay
+    rotate it; ``secret_version`` counts the rotations.
+
+    ``webhook_id`` adopts an existing webhook instead of creating one.
+
+    ``pulumi destroy`` deletes the webhook at Safepay; one already deleted
+    elsewhere counts as deleted.
+    """
+
+    url: pulumi.Output[str]
+    event_types: pulumi.Output[list[str]]
+    description: pulumi.Output[str]
+    enabled: pulumi.Output[bool]
+    aggregator_id: pulumi.Output[str | None]
+    rotation: pulumi.Output[str | None]
+    webhook_id: pulumi.Output[str]
+    secret: pulumi.Output[str]
+    secret_version: pulumi.Output[int]
+    created_at: pulumi.Output[str]
+    updated_at: pulumi.Output[str]
+    effective_aggregator_id: pulumi.Output[str]
+
+    _provider_class = RaastWebhookProvider
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        url: pulumi.Input[str],
+        event_types: pulumi.Input[Sequence[pulumi.Input[str]]],
+        description: pulumi.Input[str] | None = None,
+        enabled: pulumi.Input[bool] = True,
+        aggregator_id: pulumi.Input[str] | None = None,
+        rotation: pulumi.Input[str] | None = None,
+        webhook_id: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """
+        :param url: https:// URL Safepay delivers events to.
+        :param event_types: the events to receive (at least one; order and duplicates never matter).
+        :param description: free text shown in Safepay's dashboard.
+        :param enabled: whether Safepay delivers to it.
+        :param aggregator_id: the aggregator (``agg_…``) to create it in; default: ``safepay:aggregatorId``.
+        :param rotation: change to any new value to rotate the signing secret.
+        :param webhook_id: an existing webhook (``wh_…``) to adopt instead of creating one.
+        """
+        super().__init__(
+            resource_name,
+            {
+                "url": url,
+                "event_types": event_types,
+                "description": description,
+                "enabled": enabled,
+                "aggregator_id": aggregator_id,
+                "rotation": rotation,
+                "webhook_id": webhook_id,
+            },
+            opts,
+        )
+
+
+# -- discovery -----------------------------------------------------------------------------------
+
+
+def list_webhooks() -> list[tuple[str, dict[str, Any]]]:
+    """Every webhook of the configured aggregator as (id, resource properties).
+
+    The signing secrets are left out: they are never printed.
+    """
+    aggregator = _configured_aggregator()
+    found: list[tuple[str, dict[str, Any]]] = []
+    for endpoint in _endpoints(_client(), aggregator):
+        props = _live(endpoint, aggregator)
+        props.pop("secret", None)
+        props.pop("effective_aggregator_id")
+        props["aggregator_id"] = aggregator
+        found.append((endpoint.token, props))
+    return found
