@@ -96,8 +96,7 @@ class Bench:
                 raise RuntimeError("sandbox did not start")
             time.sleep(0.05)
         self.settings = json.loads(config_out.read_text())
-        base = self.settings["config"]["phonepe:baseUrl"].rsplit("/", 1)[0]
-        self.admin = httpx.Client(base_url=f"{base}/_sandbox")
+        self.admin = httpx.Client(base_url=f"{self.settings['url']}/_sandbox")
 
     def stop_sandbox(self) -> None:
         if self.sandbox_proc:

@@ -22,7 +22,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     settings = sandbox.connection_settings()
     if args.config_out:
         with open(args.config_out, "w", encoding="utf-8") as f:
-            json.dump(settings, f, indent=1, sort_keys=True)
+            json.dump({"url": server.url, **settings}, f, indent=1, sort_keys=True)
     print(f"pulumi-webhooks sandbox listening on {server.url}", flush=True)
     for name in sandbox.apps:
         print(f"  {name:<10} {sandbox.provider_url(name)}")
@@ -48,6 +48,26 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _use_sandbox(args: argparse.Namespace) -> int:
+    import subprocess
+
+    import httpx
+
+    try:
+        settings = httpx.get(f"{args.url.rstrip('/')}/_sandbox/config", timeout=10).raise_for_status().json()
+    except httpx.HTTPError as exc:
+        print(f"pulumi-webhooks use-sandbox: no sandbox at {args.url}: {exc}", file=sys.stderr)
+        return 1
+    stack = ["--stack", args.stack] if args.stack else []
+    for key, value in settings["config"].items():
+        secret = ["--secret"] if key in settings["secrets"] else []
+        done = subprocess.run(["pulumi", "config", "set", *secret, *stack, key, value, "--non-interactive"])
+        if done.returncode != 0:
+            return done.returncode
+    print(f"stack config now points every provider at {args.url}", file=sys.stderr)
+    return 0
+
+
 def _discover(args: argparse.Namespace) -> int:
     from .discover import discover
 
@@ -63,8 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox.add_argument("--port", type=int, default=8787, help="port (0 picks a free one)")
     sandbox.add_argument("--state", help="keep the sandbox's data in this JSON file across restarts")
     sandbox.add_argument("--seed", type=int, help="seed for fault injection, for repeatable runs")
-    sandbox.add_argument("--config-out", help="also write the stack config for this sandbox to a JSON file")
+    sandbox.add_argument(
+        "--config-out", help="once listening, write its URL and stack config to this JSON file (for scripts)"
+    )
     sandbox.set_defaults(run=_sandbox)
+
+    use = commands.add_parser("use-sandbox", help="point the current stack's config at a running sandbox")
+    use.add_argument("--url", default="http://127.0.0.1:8787", help="the sandbox's URL")
+    use.add_argument("--stack", help="the stack to configure (default: the selected one)")
+    use.set_defaults(run=_use_sandbox)
 
     discover = commands.add_parser(
         "discover", help="list a provider's existing webhooks and print declarations that adopt them"

@@ -26,7 +26,7 @@ def engine_stack(tmp_path: Path, sandbox_server: SandboxServer) -> Iterator[Stac
     """
     made: list[EngineStack] = []
 
-    def make(program: Callable[[], None], **kwargs: Any) -> EngineStack:
+    def make(program: Callable[[], None] | Path, **kwargs: Any) -> EngineStack:
         stack = EngineStack(tmp_path / f"stack{len(made)}", sandbox_server.url, program, **kwargs)
         made.append(stack)
         return stack

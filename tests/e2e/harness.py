@@ -34,13 +34,13 @@ def pulumi_dir() -> str:
 
 
 class EngineStack:
-    """One stack of an inline program, against the sandbox at ``sandbox_url``."""
+    """One stack of a program (inline, or a project folder), against the sandbox at ``sandbox_url``."""
 
     def __init__(
         self,
         workdir: Path,
         sandbox_url: str,
-        program: Callable[[], None],
+        program: Callable[[], None] | Path,
         *,
         config: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
@@ -63,22 +63,33 @@ class EngineStack:
             "PULUMI_WEBHOOKS_RETRY_DEADLINE": os.environ.get("PULUMI_WEBHOOKS_RETRY_DEADLINE", "30"),
             **(env or {}),
         }
-        self.stack = auto.create_or_select_stack(
-            stack_name=name,
-            project_name="webhooks-test",
-            program=program,
-            opts=auto.LocalWorkspaceOptions(
-                work_dir=str(workdir),
-                pulumi_home=str(home),
-                env_vars=env_vars,
-                pulumi_command=auto.PulumiCommand(root=str(Path(bin_dir).parent)),
-                project_settings=auto.ProjectSettings(
-                    name="webhooks-test",
-                    runtime="python",
-                    backend=auto.ProjectBackend(url=state.as_uri()),
+        command = auto.PulumiCommand(root=str(Path(bin_dir).parent))
+        if isinstance(program, Path):
+            # A program on disk, run by the Python language host like `pulumi up` would.
+            self.stack = auto.create_or_select_stack(
+                stack_name=name,
+                work_dir=str(program),
+                opts=auto.LocalWorkspaceOptions(
+                    work_dir=str(program), pulumi_home=str(home), env_vars=env_vars, pulumi_command=command,
                 ),
-            ),
-        )
+            )
+        else:
+            self.stack = auto.create_or_select_stack(
+                stack_name=name,
+                project_name="webhooks-test",
+                program=program,
+                opts=auto.LocalWorkspaceOptions(
+                    work_dir=str(workdir),
+                    pulumi_home=str(home),
+                    env_vars=env_vars,
+                    pulumi_command=command,
+                    project_settings=auto.ProjectSettings(
+                        name="webhooks-test",
+                        runtime="python",
+                        backend=auto.ProjectBackend(url=state.as_uri()),
+                    ),
+                ),
+            )
         settings = self.admin.get("/config").raise_for_status().json()
         self.secret_keys = set(settings["secrets"])
         self.set_config(config if config is not None else settings["config"])
