@@ -1,0 +1,482 @@
+"""Kotani Pay: the integrator's webhook setting, as a Pulumi resource.
+
+Kotani Pay keeps **one** webhook setting per integrator account (URL, signing
+secret, event subscriptions) and documents two calls for it::
+
+    GET   /api/v3/integrator           -> {success, message, data: {id, webhook_url, webhook_events, ...}}
+    PATCH /api/v3/integrator/webhook   {webhook_url, webhook_secret, webhook_events[]} -> same envelope
+
+There is no create and no delete, so :class:`IntegratorWebhook` manages the
+setting of the account its API key belongs to; its id is the integrator id.
+
+- **create** takes the setting over: it reads what is there (kept in the
+  ``original_url`` / ``original_events`` outputs) and PATCHes the declared one.
+- **update** PATCHes in place; no argument replaces the resource.
+- **destroy** puts back the URL and events found at create. The secret found
+  at create cannot be read back, so it cannot be restored: the last declared
+  secret stays. If no URL was set at create, destroy clears the setting.
+- **refresh** reports a setting whose URL was cleared (or an API key of
+  another account) as gone, so the next ``up`` applies it again.
+
+Decisions where Kotani's docs are silent:
+
+- Every PATCH carries the whole setting (URL, events, secret): the docs do not
+  say whether an omitted field is kept, so nothing relies on it. The sandbox
+  reads PATCH as a replacement of the setting (an omitted ``webhook_events`` is
+  "all events", as documented; an omitted URL or secret is cleared).
+- ``events=[]`` (or leaving it out) subscribes to **all** events, including
+  ones Kotani adds later. A read that returns every current event is treated
+  as "all" when ``[]`` was declared, so the two never make a diff.
+- ``secret`` is write-only: Kotani stores it encrypted and never returns it,
+  so only a change of the declared value triggers a PATCH and a change made in
+  the dashboard cannot be detected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+import pulumi
+from pydantic import ValidationError
+
+from ._config import Connection, ConnectionSpec, Setting
+from ._errors import ApiError, NotFoundError, TransientError
+from ._fields import HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
+from ._http import ApiClient, Dialect, Failure, cached_client, parse_retry_after
+from ._lifecycle import WebhookProvider, WebhookResource
+
+__all__ = [
+    "CONNECTION",
+    "DEPRECATED_EVENTS",
+    "EVENTS",
+    "IntegratorWebhook",
+    "IntegratorWebhookArgs",
+    "IntegratorWebhookProvider",
+    "list_webhooks",
+]
+
+# -- connection ------------------------------------------------------------------------
+
+CONNECTION = ConnectionSpec(
+    namespace="kotanipay",
+    title="Kotani Pay",
+    settings=(
+        Setting("apiKey", "KOTANIPAY_API_KEY", secret=True),
+        Setting("baseUrl", "KOTANIPAY_BASE_URL"),
+        Setting("environment", "KOTANIPAY_ENVIRONMENT"),
+    ),
+    base_urls={
+        "production": "https://api.kotanipay.com",
+        "sandbox": "https://sandbox-api.kotanipay.com",
+    },
+)
+
+INTEGRATOR_PATH = "/api/v3/integrator"
+WEBHOOK_PATH = "/api/v3/integrator/webhook"
+
+# -- errors ----------------------------------------------------------------------------
+
+
+class KotaniError(Lenient):
+    """Kotani Pay's error envelope: ``{success: false, message, error_code, data: {errors?}}``."""
+
+    success: bool = False
+    # Read loosely: frameworks put a list of messages here, or a numeric code.
+    message: Any = None
+    error_code: Any = None
+    data: Any = None
+    # One of the two documented 429 shapes puts the wait at the top level.
+    retry_after: Any = None
+
+    def text(self) -> str | None:
+        """The message with the ``data.errors`` details appended."""
+        parts = self.message if isinstance(self.message, list) else [self.message]
+        message = "; ".join(_render_error_item(p) for p in parts if p not in (None, "")) or None
+        errors = self.data.get("errors") if isinstance(self.data, dict) else None
+        if isinstance(errors, list) and errors:
+            details = "; ".join(_render_error_item(e) for e in errors)
+            message = f"{message}: {details}" if message else details
+        return message
+
+    def code(self) -> str | None:
+        return None if self.error_code in (None, "") else str(self.error_code)
+
+    def wait(self) -> float | None:
+        """Seconds to wait, from either documented 429 shape."""
+        nested = self.data.get("retryAfter") if isinstance(self.data, dict) else None
+        for value in (nested, self.retry_after):
+            seconds = _seconds(value)
+            if seconds is not None:
+                return seconds
+        return None
+
+
+def _render_error_item(item: Any) -> str:
+    if isinstance(item, Mapping):
+        field = item.get("field") or item.get("property") or item.get("path")
+        text = item.get("message") or item.get("msg")
+        if text is None and isinstance(item.get("constraints"), Mapping):
+            text = "; ".join(str(v) for v in item["constraints"].values())
+        text = str(text) if text is not None else json.dumps(item, sort_keys=True)
+        return f"{field}: {text}" if field else text
+    return str(item)
+
+
+class KotaniDialect(Dialect):
+    """Parses Kotani Pay's envelope; a 2xx that says ``success: false`` is a failure too
+    (Kotani wraps every answer in ``success``; trust it over the status code)."""
+
+    provider = "Kotani Pay"
+
+    @staticmethod
+    def _envelope(body: Any) -> KotaniError | None:
+        if not isinstance(body, dict):
+            return None
+        try:
+            return KotaniError.model_validate(body)
+        except ValidationError:
+            return None
+
+    def failure(self, response: httpx.Response) -> Failure | None:
+        body = _json_body(response)
+        if response.status_code < 400 and not (isinstance(body, dict) and body.get("success") is False):
+            return None
+        envelope = self._envelope(body)
+        message = envelope.text() if envelope else None
+        code = envelope.code() if envelope else None
+        return Failure(response.status_code, code, message or response.reason_phrase or None)
+
+    def retry_after(self, response: httpx.Response) -> float | None:
+        """Retry-After, else either documented 429 body shape, else the X-RateLimit-Reset header."""
+        header = parse_retry_after(response.headers.get("Retry-After"))
+        if header is not None:
+            return header
+        envelope = self._envelope(_json_body(response))
+        wait = envelope.wait() if envelope else None
+        if wait is not None:
+            return wait
+        if response.headers.get("X-RateLimit-Remaining", "").strip() in ("0", ""):
+            reset = _seconds(response.headers.get("X-RateLimit-Reset"))
+            if reset is not None:
+                # Undocumented unit: a large number is an epoch (s or ms), a small one a delay.
+                if reset > 1e12:
+                    reset = reset / 1000 - time.time()
+                elif reset > 1e9:
+                    reset = reset - time.time()
+                return max(0.0, reset)
+        return None
+
+
+def _json_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+# -- auth ------------------------------------------------------------------------------
+
+
+class ApiKeyAuth:
+    """``Authorization: Bearer <apiKey>``.
+
+    The key (or a JWT the user pastes as the key) is used as is; there is no
+    token to fetch, so nothing is cached and a 401 is final.
+    """
+
+    def apply(self, client: ApiClient, request: httpx.Request) -> None:
+        key = client.connection.require("apiKey")
+        client.add_secret(key)
+        request.headers["Authorization"] = f"Bearer {key}"
+
+    def renew(self, request: httpx.Request | None = None) -> bool:
+        return False  # the same key would be refused again
+
+
+# -- models ----------------------------------------------------------------------------
+
+#: The events of the seed OpenAPI and of the newer documentation sites.
+EVENTS: tuple[str, ...] = (
+    "transaction.status.updated",
+    "transaction.deposit.status.updated",
+    "transaction.withdrawal.status.updated",
+    "transaction.onramp.status.updated",
+    "transaction.offramp.status.updated",
+    "payment.confirmed",
+    "kyc.status.changed",
+    "refund.lightning.invoice_needed",
+    "system.event",
+    "refund.completed",
+    "refund.failed",
+    "settlement.approved",
+    "settlement.rejected",
+    "settlement.processed",
+    "settlement.cancelled",
+    "settlement.paused",
+    "settlement.batch.approved",
+    "settlement.batch.rejected",
+    "settlement.batch.processed",
+    "settlement.batch.partial",
+    "settlement.batch.cancelled",
+)
+#: Still accepted by Kotani, but documented as deprecated (use the per-type status events).
+DEPRECATED_EVENTS: tuple[str, ...] = ("transaction.status.updated",)
+_CURRENT_EVENTS = frozenset(EVENTS) - frozenset(DEPRECATED_EVENTS)
+
+KotaniEvents = event_list(EVENTS)
+"""Documented event names, sorted and de-duplicated; ``[]`` means every event."""
+
+
+class IntegratorWebhookArgs(Payload):
+    """The arguments of :class:`IntegratorWebhook`."""
+
+    url: HttpsUrl
+    #: Empty (the default) subscribes to all events, present and future.
+    events: KotaniEvents = []  # type: ignore[valid-type]
+    #: Signs deliveries; write-only (never returned by Kotani Pay).
+    secret: NonEmptyStr
+
+
+class UpdateIntegratorWebhookDto(Payload):
+    """Body of ``PATCH /api/v3/integrator/webhook`` (Kotani's own name for it)."""
+
+    webhook_url: HttpsUrl | None = None
+    webhook_secret: NonEmptyStr | None = None
+    #: Empty or omitted means all events.
+    webhook_events: KotaniEvents | None = None  # type: ignore[valid-type]
+
+
+class IntegratorResponseDto(Lenient):
+    """The integrator as Kotani returns it (the secret is never part of it)."""
+
+    id: str
+    organization: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    webhook_url: str | None = None
+    webhook_events: list[str] | None = None
+
+
+class IntegratorEnvelope(Lenient):
+    """``{success, message, data}`` around an :class:`IntegratorResponseDto`."""
+
+    success: bool = True
+    message: str | None = None
+    data: IntegratorResponseDto
+
+
+# -- client ----------------------------------------------------------------------------
+
+
+def _factory(connection: Connection) -> ApiClient:
+    return ApiClient(connection, KotaniDialect(), ApiKeyAuth())
+
+
+def _client() -> ApiClient:
+    return cached_client(CONNECTION.resolve(), _factory)
+
+
+def _integrator(client: ApiClient, response: httpx.Response, operation: str) -> IntegratorResponseDto:
+    try:
+        return IntegratorEnvelope.model_validate(client.json(response)).data
+    except ValidationError:
+        raise ApiError(
+            "Kotani Pay", operation, status=response.status_code, message="unexpected response: no integrator in data"
+        ) from None
+
+
+def _get_integrator(client: ApiClient) -> IntegratorResponseDto:
+    operation = "read integrator webhook setting"
+    response = client.request(operation, "GET", INTEGRATOR_PATH)
+    return _integrator(client, response, operation)
+
+
+def _patch_setting(client: ApiClient, body: UpdateIntegratorWebhookDto, operation: str) -> IntegratorResponseDto:
+    secret = body.webhook_secret
+    response = client.request(
+        operation,
+        "PATCH",
+        WEBHOOK_PATH,
+        json_body=body.model_dump(exclude_none=True),
+        idempotent=True,  # setting the same values twice is harmless
+        sensitive=(secret,) if secret else (),
+    )
+    return _integrator(client, response, operation)
+
+
+def _means_all(events: Sequence[str]) -> bool:
+    """Empty, or every current event: the two ways an API may say "all events"."""
+    return not events or set(events) >= _CURRENT_EVENTS
+
+
+def _live(found: IntegratorResponseDto, declared_events: Any) -> dict[str, Any]:
+    events = sorted(set(found.webhook_events or []))
+    if isinstance(declared_events, list) and _means_all(declared_events) and _means_all(events):
+        # Whatever form "all" came back in, it is what was declared.
+        events = sorted(set(declared_events))
+    return {"url": found.webhook_url, "events": events, "integrator_id": found.id}
+
+
+def _is_set(found: IntegratorResponseDto) -> bool:
+    return bool(found.webhook_url)
+
+
+# -- provider --------------------------------------------------------------------------
+
+
+class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
+    """The integrator's webhook setting; the resource id is the integrator id."""
+
+    args_model = IntegratorWebhookArgs
+    outputs = ("integrator_id", "original_url", "original_events")
+    replace_on = frozenset()
+    write_only = frozenset({"secret"})
+    secret_properties = ("secret",)
+    id_output = "integrator_id"
+    adopt_argument = None
+    noun = "Kotani Pay webhook setting"
+
+    def api_create(self, args: IntegratorWebhookArgs) -> tuple[str, dict[str, Any]]:
+        client = _client()
+        found = _get_integrator(client)
+        body = UpdateIntegratorWebhookDto(webhook_url=args.url, webhook_secret=args.secret, webhook_events=args.events)
+        try:
+            updated = _patch_setting(client, body, "update integrator webhook setting")
+        except TransientError as exc:
+            # The PATCH was already retried. Creating again would read back our own
+            # half-applied setting as the "original" one, so stop and let the user re-run.
+            raise TransientError(
+                exc.provider, exc.operation, status=exc.status, code=exc.code, message=exc.message,
+                retry_after=exc.retry_after, maybe_committed=False,
+            ) from None
+        live = _live(updated, args.events)
+        live["original_url"] = found.webhook_url or ""
+        live["original_events"] = sorted(set(found.webhook_events or [])) if _is_set(found) else []
+        return found.id, live
+
+    def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
+        found = _get_integrator(_client())
+        if found.id != id_ or not _is_set(found):
+            # Another account's key, or the setting was cleared in the dashboard.
+            return None
+        return _live(found, state.get("events"))
+
+    def api_update(self, id_: str, olds: Mapping[str, Any], args: IntegratorWebhookArgs) -> dict[str, Any]:
+        client = _client()
+        self._require_same_account(client, id_, "update integrator webhook setting")
+        body = UpdateIntegratorWebhookDto(webhook_url=args.url, webhook_secret=args.secret, webhook_events=args.events)
+        return _live(_patch_setting(client, body, "update integrator webhook setting"), args.events)
+
+    def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
+        client = _client()
+        found = self._require_same_account(client, id_, "restore integrator webhook setting")
+        url = str(state.get("original_url") or "")
+        events = sorted(set(state.get("original_events") or [])) if url else []
+        current = sorted(set(found.webhook_events or []))
+        if (found.webhook_url or "") == url and current == events:
+            return  # already restored: destroy is idempotent
+        secret = state.get("secret") if url else None
+        # Built unchecked: the events found at create may include ones this module does not know.
+        body = UpdateIntegratorWebhookDto.model_construct(
+            webhook_url=url or None,
+            webhook_secret=secret if isinstance(secret, str) and secret else None,
+            webhook_events=events,
+        )
+        _patch_setting(client, body, "restore integrator webhook setting")
+
+    @staticmethod
+    def _require_same_account(client: ApiClient, id_: str, operation: str) -> IntegratorResponseDto:
+        found = _get_integrator(client)
+        if found.id != id_:
+            raise NotFoundError(
+                "Kotani Pay", operation, status=404,
+                message=f"the API key belongs to integrator {found.id}, not {id_}",
+            )
+        return found
+
+
+# -- resource --------------------------------------------------------------------------
+
+
+def _warn_deprecated(events: Any) -> None:
+    if isinstance(events, (list, tuple)):
+        for event in events:
+            if event in DEPRECATED_EVENTS:
+                pulumi.log.warn(
+                    f"kotanipay.IntegratorWebhook: event {event!r} is deprecated by Kotani Pay; "
+                    "subscribe to the transaction.<type>.status.updated events instead"
+                )
+
+
+class IntegratorWebhook(WebhookResource, module="kotanipay", name="IntegratorWebhook"):
+    """The webhook setting of a Kotani Pay integrator account (one per account).
+
+    Create takes over the account's existing setting (there is no create call)
+    and destroy puts back the URL and events found then (there is no delete
+    call); the secret found then cannot be restored. Nothing replaces: every
+    change is a PATCH in place. ``secret`` is stored as a Pulumi secret and is
+    write-only: Kotani never returns it, so a change made in the dashboard
+    cannot be detected.
+    """
+
+    url: pulumi.Output[str]
+    events: pulumi.Output[list[str]]
+    secret: pulumi.Output[str]
+    integrator_id: pulumi.Output[str]
+    original_url: pulumi.Output[str]
+    original_events: pulumi.Output[list[str]]
+
+    _provider_class = IntegratorWebhookProvider
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        url: pulumi.Input[str],
+        secret: pulumi.Input[str],
+        events: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """
+        :param url: HTTPS URL Kotani Pay delivers events to (``webhook_url``).
+        :param secret: shared secret Kotani Pay signs deliveries with (``X-Kotani-Signature``);
+            write-only and stored as a secret.
+        :param events: event names to receive; empty or omitted means **all events**.
+            ``transaction.status.updated`` is accepted but deprecated.
+        """
+        if events is not None:
+            pulumi.Output.from_input(events).apply(_warn_deprecated)
+        super().__init__(resource_name, {"url": url, "events": events, "secret": secret}, opts)
+
+
+# -- discovery -------------------------------------------------------------------------
+
+
+def list_webhooks() -> list[tuple[str, dict[str, Any]]]:
+    """The account's webhook setting as ``[(integrator_id, properties)]``; empty when none is set.
+
+    The secret is never returned by Kotani Pay, so it is not among the properties.
+    """
+    found = _get_integrator(_client())
+    if not _is_set(found):
+        return []
+    return [(found.id, {"url": found.webhook_url, "events": sorted(set(found.webhook_events or []))})]

@@ -1,0 +1,156 @@
+"""Kotani Pay with the real Pulumi engine against the loopback sandbox.
+
+Kotani has one webhook setting per integrator and no create or delete call:
+`up` takes the setting over (GET, then PATCH), `destroy` puts back what `up`
+found. Two stacks: one over an integrator that already had a setting, one over
+a fresh integrator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from pulumi_webhooks import kotanipay, verify
+from pulumi_webhooks.sandbox.kotanipay import SANDBOX_API_KEY, SANDBOX_INTEGRATOR_ID
+
+from .conftest import StackFactory
+from .harness import EngineStack, changes
+
+URL = "https://hooks.example.com/kotani"
+LEGACY = {"webhook_url": "https://legacy.example.com/hooks", "webhook_events": ["system.event"]}
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+PATCH = ("PATCH", "/kotanipay/api/v3/integrator/webhook")
+
+
+def program(url: str = URL, events: Sequence[str] | None = ("payment.confirmed",),
+            secret: str = "whsec_e2e_kotani_01") -> Callable[[], None]:
+    def run() -> None:
+        setting = kotanipay.IntegratorWebhook(
+            "kotani", url=url, events=None if events is None else list(events), secret=secret)
+        pulumi.export("integrator_id", setting.integrator_id)
+        pulumi.export("url", setting.url)
+        pulumi.export("events", setting.events)
+        pulumi.export("original_url", setting.original_url)
+
+    return run
+
+
+def writes(stack: EngineStack, since: int) -> list[tuple[str, str]]:
+    return [(r["method"], r["path"]) for r in stack.writes(since, "kotanipay")]
+
+
+def setting(stack: EngineStack) -> dict[str, Any] | None:
+    found = stack.webhooks("kotanipay")
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+def delivered_with(stack: EngineStack, secret: str) -> None:
+    answer = stack.admin.post(f"/deliver/kotanipay/{SANDBOX_INTEGRATOR_ID}", json={"send": False})
+    delivery = answer.raise_for_status().json()
+    verify.kotanipay(delivery["headers"], delivery["body"].encode(), secret=secret)
+
+
+def outside_secrets(value: Any) -> Any:
+    """The exported state without its secret-marked values: what is left is stored in the clear."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return "[secret]"
+        return {k: outside_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [outside_secrets(v) for v in value]
+    return value
+
+
+def backend_text(stack: EngineStack) -> str:
+    backend = Path(stack.stack.workspace.env_vars["PULUMI_BACKEND_URL"].removeprefix("file://"))
+    return "\n".join(p.read_text(errors="replace") for p in backend.rglob("*") if p.is_file())
+
+
+def test_take_over_update_drift_and_restore_on_destroy(engine_stack: StackFactory) -> None:
+    stack = engine_stack(program())
+    stack.edit("kotanipay", SANDBOX_INTEGRATOR_ID, LEGACY)  # set in the dashboard before Pulumi
+
+    mark = stack.last_seq()
+    assert changes(stack.preview()) == {"create": 2}
+    assert writes(stack, mark) == [], "preview must not write"
+
+    mark = stack.last_seq()
+    assert changes(stack.up()) == {"create": 2}
+    assert writes(stack, mark) == [PATCH]  # there is no create call: the setting is taken over
+    assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, "webhook_url": URL,
+                              "webhook_events": ["payment.confirmed"], "has_secret": True}
+    assert stack.outputs() == {"integrator_id": SANDBOX_INTEGRATOR_ID, "url": URL,
+                               "events": ["payment.confirmed"], "original_url": LEGACY["webhook_url"]}
+    delivered_with(stack, "whsec_e2e_kotani_01")
+    assert changes(stack.preview()) == {}
+
+    # Every argument changes in place; [] (all events) never diffs against the read.
+    mark = stack.last_seq()
+    stack.set_program(program(url=f"{URL}/v2", events=[], secret="whsec_e2e_kotani_02"))
+    assert changes(stack.up()) == {"update": 1}
+    assert writes(stack, mark) == [PATCH]
+    assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, "webhook_url": f"{URL}/v2", "webhook_events": [],
+                              "has_secret": True}
+    delivered_with(stack, "whsec_e2e_kotani_02")
+    stack.set_program(program(url=f"{URL}/v2", events=None, secret="whsec_e2e_kotani_02"))
+    assert changes(stack.preview()) == {}
+    assert changes(stack.refresh()) == {}
+
+    # A dashboard edit: refresh finds it, up puts the declaration back.
+    stack.edit("kotanipay", SANDBOX_INTEGRATOR_ID,
+               {"webhook_url": "https://dashboard.example.com/k", "webhook_events": ["kyc.status.changed"]})
+    assert changes(stack.refresh()) == {"update": 1}
+    (refreshed,) = stack.resources("kotanipay:IntegratorWebhook")
+    assert refreshed["outputs"]["url"] == "https://dashboard.example.com/k"
+    assert refreshed["outputs"]["events"] == ["kyc.status.changed"]
+    mark = stack.last_seq()
+    assert changes(stack.up()) == {"update": 1}
+    assert writes(stack, mark) == [PATCH]
+    assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, "webhook_url": f"{URL}/v2", "webhook_events": [],
+                              "has_secret": True}
+
+    # Neither the webhook secrets nor the API key are stored in the clear.
+    (resource,) = stack.resources("kotanipay:IntegratorWebhook")
+    assert SECRET_SIG in resource["outputs"]["secret"] and SECRET_SIG in resource["inputs"]["secret"]
+    clear = json.dumps(outside_secrets(stack.export_state()))
+    stored = backend_text(stack)
+    for value in (SANDBOX_API_KEY, "whsec_e2e_kotani_01", "whsec_e2e_kotani_02"):
+        assert value not in clear, f"{value[:6]}… is in the state in plaintext"
+        assert value not in stored, f"{value[:6]}… is stored in plaintext"
+    assert SANDBOX_API_KEY not in json.dumps(stack.journal())
+
+    # Destroy puts back what up found (the old secret cannot be known: the last one stays).
+    mark = stack.last_seq()
+    assert changes(stack.destroy()) == {"delete": 2}
+    assert writes(stack, mark) == [PATCH]
+    assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, **LEGACY, "has_secret": True}
+    assert stack.resources() == []
+
+
+def test_fresh_integrator_dashboard_removal_and_destroy_clears(engine_stack: StackFactory) -> None:
+    stack = engine_stack(program(events=["transaction.status.updated", "payment.confirmed"]))
+    assert changes(stack.up()) == {"create": 2}
+    assert "deprecated" in "\n".join(stack.output)
+    assert setting(stack) is not None
+
+    # Removed in the dashboard: refresh drops it, up applies it again.
+    stack.remove("kotanipay", SANDBOX_INTEGRATOR_ID)
+    assert changes(stack.refresh()) == {"delete": 1}
+    assert stack.resources("kotanipay:IntegratorWebhook") == []
+    mark = stack.last_seq()
+    assert changes(stack.up()) == {"create": 1}
+    assert writes(stack, mark) == [PATCH]
+    assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, "webhook_url": URL,
+                              "webhook_events": ["payment.confirmed", "transaction.status.updated"],
+                              "has_secret": True}
+
+    # Nothing was set before: destroy clears the setting, and leaves nothing behind.
+    assert changes(stack.destroy()) == {"delete": 2}
+    assert setting(stack) is None
+    assert stack.resources() == []
