@@ -37,11 +37,17 @@ def stack_config_value(name: str) -> str | None:
 
 @dataclass(frozen=True)
 class Setting:
-    """One connection setting: its config key (``ns:key``) and environment variable."""
+    """One connection setting: its config key (``ns:key``) and environment variable.
+
+    ``credential`` marks a setting that is part of the credentials without being
+    secret (PhonePe's client version), so a refusal names it too; every secret
+    setting is a credential.
+    """
 
     key: str
     env: str
     secret: bool = False
+    credential: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,11 @@ class ConnectionSpec:
             if s.key == key:
                 return s
         raise KeyError(key)
+
+    @property
+    def credentials(self) -> tuple[str, ...]:
+        """The config keys (``ns:key``) to check when the provider refuses the credentials."""
+        return tuple(f"{self.namespace}:{s.key}" for s in self.settings if s.secret or s.credential)
 
     def describe(self, key: str) -> str:
         """How a user sets ``key``: both the config key and the environment variable."""

@@ -1,7 +1,8 @@
 """HTTP with retries, token renewal and redaction, shared by every provider.
 
 Each provider supplies a :class:`Dialect` (how its errors look, which of them
-are retryable) and optionally an :class:`Auth` (headers, tokens, signing).
+are retryable) and optionally an :class:`Auth` (headers, tokens, signing);
+:class:`TokenAuth` is the auth of providers that hand out expiring tokens.
 One :class:`ApiClient` per provider connection lives for the whole provider
 process and is shared by the host's gRPC threads.
 """
@@ -103,7 +104,7 @@ class Dialect:
         """The error in ``response``, or None when it succeeded."""
         if response.status_code < 400:
             return None
-        body = _json_or_none(response)
+        body = json_or_none(response)
         code = message = None
         if isinstance(body, dict):
             raw_code = body.get("code") or body.get("error_code")
@@ -142,12 +143,17 @@ class Auth(Protocol):
 
     def apply(self, client: ApiClient, request: httpx.Request) -> None: ...
 
-    def renew(self) -> bool:
-        """Forget a cached token. True when a retry with a fresh one may help."""
+    def renew(self, request: httpx.Request) -> bool:
+        """``request`` was refused with a 401: forget the token it carried.
+
+        True when a retry with a fresh token may help. The request tells which
+        token was refused, so a token another thread has renewed meanwhile is kept.
+        """
         ...
 
 
-def _json_or_none(response: httpx.Response) -> Any:
+def json_or_none(response: httpx.Response) -> Any:
+    """The decoded JSON body, or None when the body is empty or not JSON."""
     try:
         return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
@@ -221,6 +227,7 @@ class ApiClient:
         idempotent: bool | None = None,
         sensitive: Iterable[str] = (),
         authenticated: bool = True,
+        credentials_request: bool = False,
     ) -> httpx.Response:
         """Send one logical call, retrying what is safe to retry.
 
@@ -228,6 +235,12 @@ class ApiClient:
         provider certainly did not process them (connection refused, 429);
         any other transient failure raises :class:`TransientError` with
         ``maybe_committed`` so the caller can look before it retries.
+
+        ``credentials_request`` marks the call that obtains a token: a client
+        error (4xx, not transient) means the credentials were refused and raises
+        :class:`AuthenticationError` naming them; a 404 means the token URL is
+        wrong and raises a plain :class:`ApiError`, never :class:`NotFoundError`
+        (which would read as "the webhook is gone" and make a delete succeed).
         """
         if idempotent is None:
             idempotent = method.upper() != "POST"
@@ -237,10 +250,11 @@ class ApiClient:
         renewed = False
         while True:
             try:
-                response = self._send_once(
+                request = self._build(
                     method, url, json_body=json_body, params=params, data=data,
                     headers=headers, authenticated=authenticated,
                 )
+                response = self.http.send(request)
             except httpx.TransportError as exc:
                 error = self._transport_error(operation, exc, sensitive)
                 if not idempotent and error.maybe_committed:
@@ -249,8 +263,15 @@ class ApiClient:
                 failure = self.dialect.failure(response)
                 if failure is None:
                     return response
+                if credentials_request and 400 <= failure.status < 500 and not self.dialect.is_transient(failure):
+                    if failure.status == 404:
+                        raise self._api_error(ApiError, operation, failure, sensitive)
+                    raise self._api_error(AuthenticationError, operation, failure, sensitive, hint=True)
                 if failure.status in (401, 403) and authenticated:
-                    if failure.status == 401 and not renewed and self.auth is not None and self.auth.renew():
+                    if (
+                        failure.status == 401 and not renewed
+                        and self.auth is not None and self.auth.renew(request)
+                    ):
                         renewed = True
                         continue
                     raise self._api_error(AuthenticationError, operation, failure, sensitive, hint=True)
@@ -275,7 +296,7 @@ class ApiClient:
             time.sleep(wait)
             attempt += 1
 
-    def _send_once(
+    def _build(
         self,
         method: str,
         url: str,
@@ -285,7 +306,8 @@ class ApiClient:
         data: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         authenticated: bool,
-    ) -> httpx.Response:
+    ) -> httpx.Request:
+        """One attempt's request, credentials applied (a renewed token needs a new one)."""
         content: bytes | None = None
         request_headers = dict(headers or {})
         if json_body is not None:
@@ -296,7 +318,7 @@ class ApiClient:
         )
         if authenticated and self.auth is not None:
             self.auth.apply(self, request)
-        return self.http.send(request)
+        return request
 
     def _transport_error(
         self, operation: str, exc: httpx.TransportError, sensitive: tuple[str, ...]
@@ -323,15 +345,14 @@ class ApiClient:
     ) -> ApiError:
         message = self.redact(failure.message or "", sensitive) or None
         if hint:
-            spec = self.connection.spec
-            keys = ", ".join(f"{spec.namespace}:{s.key}" for s in spec.settings if s.secret)
-            message = f"{message or 'credentials rejected'} (check {keys})"
+            keys = ", ".join(self.connection.spec.credentials)
+            message = f"{message or 'credentials rejected'} (check the credentials {keys})"
         return cls(
             self.dialect.provider, operation, status=failure.status, code=failure.code, message=message
         )
 
     def json(self, response: httpx.Response) -> Any:
-        body = _json_or_none(response)
+        body = json_or_none(response)
         if body is None and response.content:
             raise ApiError(
                 self.dialect.provider,
@@ -370,22 +391,83 @@ def clear_clients() -> None:
 
 
 class TokenCache:
-    """A bearer token shared by threads, renewed shortly before it expires."""
+    """A bearer token shared by threads, renewed shortly before it expires.
 
-    def __init__(self, fetch: Callable[[], tuple[str, float]], skew: float = 60.0) -> None:
+    The lock is held while a token is fetched, so concurrent callers wait for
+    one token request instead of each making their own.
+    """
+
+    def __init__(self, fetch: Callable[[], tuple[str, float]] | None = None, skew: float = 60.0) -> None:
         self._fetch = fetch
         self._skew = skew
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_at = 0.0
 
-    def get(self) -> str:
+    def get(self, fetch: Callable[[], tuple[str, float]] | None = None) -> str:
+        """The cached token; a missing or expiring one is replaced by ``fetch()``
+        (else the constructor's fetch), which returns (token, expiry epoch seconds)."""
         with self._lock:
             if self._token is None or time.time() >= self._expires_at - self._skew:
-                self._token, self._expires_at = self._fetch()
+                fetch = fetch or self._fetch
+                if fetch is None:
+                    raise TypeError("TokenCache.get needs a fetch function")
+                self._token, self._expires_at = fetch()
             return self._token
 
     def clear(self) -> bool:
         with self._lock:
             self._token = None
+        return True
+
+    def invalidate(self, token: str | None) -> bool:
+        """Forget ``token`` if it is still the cached one; True when it was.
+
+        A token another thread has already renewed is kept, so concurrent
+        refusals of the same old token cost one new token, not one each.
+        ``None`` (the refused token is unknown) forgets whatever is cached.
+        """
+        with self._lock:
+            if self._token is None or (token is not None and self._token != token):
+                return False
+            self._token = None
+            return True
+
+
+class TokenAuth:
+    """Fetch a token, cache it until shortly before it expires, send it in a header.
+
+    ``fetch(client)`` obtains a token and returns ``(token, expires_at)`` in
+    epoch seconds; it should call the provider with ``authenticated=False`` and
+    ``credentials_request=True``. The header carries ``"<scheme> <token>"``, or
+    the bare token without a scheme. One token per client (so per credential set)
+    is shared by every thread; a 401 forgets exactly the token that request
+    carried. Tokens are redacted from every message of the client.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[ApiClient], tuple[str, float]],
+        header: str,
+        scheme: str | None = None,
+        skew: float = 60.0,
+    ) -> None:
+        self._fetch = fetch
+        self._header = header
+        self._prefix = f"{scheme} " if scheme else ""
+        self._tokens = TokenCache(skew=skew)
+
+    def apply(self, client: ApiClient, request: httpx.Request) -> None:
+        def fetch() -> tuple[str, float]:
+            token, expires_at = self._fetch(client)
+            client.add_secret(token)
+            return token, expires_at
+
+        request.headers[self._header] = self._prefix + self._tokens.get(fetch)
+
+    def renew(self, request: httpx.Request) -> bool:
+        value = request.headers.get(self._header)
+        token = value.removeprefix(self._prefix) if value is not None else None
+        self._tokens.invalidate(token)
+        # Renewed here or by another thread meanwhile: either way the retry gets a fresh token.
         return True

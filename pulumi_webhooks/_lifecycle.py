@@ -9,6 +9,17 @@ lost) is handled here once.
 
 Provider instances hold no state: they are pickled into the stack by
 reference, and credentials and HTTP clients live in the provider process.
+
+The engine drops outputs whose value is None, so the ``olds`` and ``state``
+the hooks receive may lack the keys of optional arguments left unset: read
+them with ``.get()``, and take an absent key as "unset".
+
+Adopting an existing webhook (the ``adopt_argument``) reads it with the
+declared arguments as its state, then, if it differs from the declaration,
+updates it with olds made of the declared arguments overlaid with what was
+read: a declared argument the API does not return (a trigger such as
+Safepay's ``rotation``) is therefore never seen as a change, while a
+write-only one is left out (its value at the provider is unknown).
 """
 
 from __future__ import annotations
@@ -252,19 +263,22 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         return outs
 
     def _adopt(self, id_: str, args: ArgsT) -> tuple[str, dict[str, Any]]:
-        live = self.api_read(id_, {})
+        declared = args.model_dump()
+        # No state yet: the declaration says where to look (e.g. Safepay's aggregator).
+        live = self.api_read(id_, declared)
         if live is None:
             raise NotFoundError(
                 self.noun, "adopt", status=404, message=f"{self.adopt_argument} {id_!r} does not exist"
             )
-        declared = args.model_dump()
         differs = any(
             name in live and self._normalised(name, live[name]) != declared[name]
             for name in declared
             if name != self.adopt_argument and name not in self.write_only
         ) or any(declared.get(name) is not None for name in self.write_only)
         if differs:
-            live = self.api_update(id_, live, args)
+            olds = {k: v for k, v in declared.items() if k not in self.write_only}
+            olds.update(live)
+            live = self.api_update(id_, olds, args)
         return id_, live
 
     def _create_once(self, args: ArgsT) -> tuple[str, dict[str, Any]]:

@@ -35,7 +35,7 @@ from pydantic import AfterValidator, BaseModel, ValidationError
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, AuthenticationError, ConfigurationError, LimitError, NotFoundError, TransientError
 from ._fields import HttpsUrl, Lenient, Payload, event_list
-from ._http import TRANSIENT_STATUSES, ApiClient, Dialect, Failure, TokenCache, cached_client
+from ._http import TRANSIENT_STATUSES, ApiClient, Dialect, Failure, TokenAuth, cached_client, json_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
 # -- connection -----------------------------------------------------------------------------
@@ -46,7 +46,8 @@ CONNECTION = ConnectionSpec(
     settings=(
         Setting("clientId", "PHONEPE_CLIENT_ID", secret=True),
         Setting("clientSecret", "PHONEPE_CLIENT_SECRET", secret=True),
-        Setting("clientVersion", "PHONEPE_CLIENT_VERSION"),
+        # Not secret, but a wrong one is refused like a wrong secret: name it when credentials fail.
+        Setting("clientVersion", "PHONEPE_CLIENT_VERSION", credential=True),
         Setting("baseUrl", "PHONEPE_BASE_URL"),
         Setting("authUrl", "PHONEPE_AUTH_URL"),
         Setting("environment", "PHONEPE_ENVIRONMENT"),
@@ -104,10 +105,7 @@ class PhonePeDialect(Dialect):
     def failure(self, response: httpx.Response) -> Failure | None:
         if response.status_code < 400:
             return None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = json_or_none(response)
         code = message = None
         if isinstance(body, dict):
             raw_code = body.get("code") or body.get("errorCode")
@@ -135,26 +133,19 @@ class PhonePeDialect(Dialect):
 _DEFAULT_TOKEN_LIFETIME = 300.0
 
 
-class PhonePeAuth:
+class PhonePeAuth(TokenAuth):
     """``Authorization: O-Bearer <token>`` from OAuth client credentials.
 
     One token per client (so per credential set) per process, shared by every
     thread and reused until a minute before its ``expires_at``, as PhonePe asks.
     """
 
-    def __init__(self, client: ApiClient) -> None:
-        self._client = client
-        self._url = token_url(client.connection)
-        self._tokens = TokenCache(self._fetch, skew=60.0)
+    def __init__(self, url: str) -> None:
+        super().__init__(self._request_token, "Authorization", scheme="O-Bearer", skew=60.0)
+        self._url = url
 
-    def apply(self, client: ApiClient, request: httpx.Request) -> None:
-        request.headers["Authorization"] = f"O-Bearer {self._tokens.get()}"
-
-    def renew(self) -> bool:
-        return self._tokens.clear()
-
-    def _fetch(self) -> tuple[str, float]:
-        connection = self._client.connection
+    def _request_token(self, client: ApiClient) -> tuple[str, float]:
+        connection = client.connection
         form = {
             "client_id": connection.require("clientId"),
             "client_version": client_version(connection),
@@ -162,23 +153,11 @@ class PhonePeAuth:
             "grant_type": "client_credentials",
         }
         operation = "fetch access token"
-        try:
-            # Asking for a token twice is harmless, so the POST may be retried.
-            response = self._client.request(
-                operation, "POST", self._url, data=form, authenticated=False, idempotent=True
-            )
-        except (TransientError, NotFoundError):
-            raise
-        except ApiError as exc:
-            if exc.status is not None and 400 <= exc.status < 500:
-                raise AuthenticationError(
-                    exc.provider, operation, status=exc.status, code=exc.code,
-                    message=f"{exc.message or 'credentials rejected'} (check the credentials "
-                    "phonepe:clientId, phonepe:clientSecret and phonepe:clientVersion)",
-                ) from None
-            raise
-        body = _parse(self._client, TokenResponse, response, operation)
-        self._client.add_secret(body.access_token)
+        # Asking for a token twice is harmless, so the POST may be retried.
+        response = client.request(
+            operation, "POST", self._url, data=form, authenticated=False, idempotent=True, credentials_request=True
+        )
+        body = _parse(client, TokenResponse, response, operation)
         now = time.time()
         if body.expires_at:
             # Documented in seconds; tolerate milliseconds.
@@ -339,9 +318,7 @@ def _parse(client: ApiClient, model: type[M], response: httpx.Response, operatio
 
 
 def _make_client(connection: Connection) -> ApiClient:
-    client = ApiClient(connection, PhonePeDialect())
-    client.auth = PhonePeAuth(client)
-    return client
+    return ApiClient(connection, PhonePeDialect(), PhonePeAuth(token_url(connection)))
 
 
 def _client() -> ApiClient:

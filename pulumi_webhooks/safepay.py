@@ -16,7 +16,6 @@ and leaving ``aggregator_id`` unset never shows as a change.
 
 from __future__ import annotations
 
-import contextvars
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,7 +30,7 @@ from pydantic import AfterValidator, BaseModel, StrictBool, ValidationError
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, ConfigurationError, NotFoundError
 from ._fields import HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
-from ._http import ApiClient, Dialect, Failure, cached_client
+from ._http import ApiClient, Dialect, Failure, cached_client, json_or_none
 from ._lifecycle import WebhookProvider, WebhookResource, is_unknown
 
 __all__ = [
@@ -77,10 +76,7 @@ class SafepayDialect(Dialect):
     def failure(self, response: httpx.Response) -> Failure | None:
         if response.status_code < 400:
             return None
-        try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-            body = None
+        body = json_or_none(response)
         code = message = None
         if isinstance(body, dict):
             inner = body.get("error")
@@ -106,7 +102,7 @@ class AggregatorKeyAuth:
         client.add_secret(key)
         request.headers[AUTH_HEADER] = key
 
-    def renew(self) -> bool:
+    def renew(self, request: httpx.Request) -> bool:
         return False
 
 
@@ -313,14 +309,6 @@ def _endpoints(client: ApiClient, aggregator: str) -> Iterator[Endpoint]:
             return
 
 
-# Set (per thread) while a webhook is being adopted, holding the declared
-# aggregator: the core reads an adopted webhook with an empty state, and an
-# adoption must not rotate the secret.
-_adoption: contextvars.ContextVar[tuple[str | None] | None] = contextvars.ContextVar(
-    "safepay_adoption", default=None
-)
-
-
 # -- provider ---------------------------------------------------------------------------------
 
 
@@ -336,12 +324,12 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
     # -- where a webhook lives --------------------------------------------------------------
     @staticmethod
     def _stored_aggregator(state: Mapping[str, Any]) -> str:
+        # The state of a webhook, or (when adopting) the declared arguments.
         for key in ("effective_aggregator_id", "aggregator_id"):
             value = state.get(key)
             if isinstance(value, str) and value and not is_unknown(value):
                 return value
-        adoption = _adoption.get()
-        return (adoption[0] if adoption else None) or _configured_aggregator()
+        return _configured_aggregator()
 
     # -- engine entry points ------------------------------------------------------------------
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -356,13 +344,6 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         elif not is_unknown(declared) and declared == effective:
             olds["aggregator_id"] = declared
         return super().diff(id_, olds, news)
-
-    def _adopt(self, id_: str, args: RaastWebhookArgs) -> tuple[str, dict[str, Any]]:
-        token = _adoption.set((args.aggregator_id,))
-        try:
-            return super()._adopt(id_, args)
-        finally:
-            _adoption.reset(token)
 
     # -- API ---------------------------------------------------------------------------------
     def api_create(self, args: RaastWebhookArgs) -> tuple[str, dict[str, Any]]:
@@ -396,9 +377,9 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         client.add_secret(endpoint.secret)
         live = _live(endpoint, aggregator)
         # Only a new ``rotation`` value rotates: not the first value at create,
-        # not adoption, not removing it. (The engine drops null outputs, so an
-        # absent old value is "unset".)
-        if _adoption.get() is None and args.rotation and args.rotation != olds.get("rotation"):
+        # not adoption (whose olds carry the declared value), not removing it.
+        # (The engine drops null outputs, so an absent old value is "unset".)
+        if args.rotation and args.rotation != olds.get("rotation"):
             live = self._rotate(client, aggregator, id_)
         return live
 

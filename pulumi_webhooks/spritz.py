@@ -38,7 +38,7 @@ from pydantic import AfterValidator, Field, ValidationError
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, InputError, WebhookError
 from ._fields import AnyUrl, Lenient, NonEmptyStr, Payload, event_list
-from ._http import ApiClient, Dialect, Failure, _json_or_none, cached_client
+from ._http import ApiClient, Dialect, Failure, cached_client, json_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
 __all__ = [
@@ -86,7 +86,7 @@ class SpritzDialect(Dialect):
     def failure(self, response: httpx.Response) -> Failure | None:
         if response.status_code < 400:
             return None
-        body = _json_or_none(response)
+        body = json_or_none(response)
         if not isinstance(body, dict):
             return Failure(response.status_code, None, response.reason_phrase or None)
         title = _text(body.get("title"))
@@ -159,7 +159,7 @@ class SpritzAuth:
             self._secret, timestamp, request.method, self.signed_path(request.url), request.content
         )
 
-    def renew(self) -> bool:
+    def renew(self, request: httpx.Request) -> bool:
         return False
 
 
@@ -373,7 +373,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         client = _client()
         response = client.request("delete webhook", "DELETE", _webhook_path(id_))
         if response.content:
-            answer = _json_or_none(response)
+            answer = json_or_none(response)
             if isinstance(answer, dict) and answer.get("deleted") is False:
                 raise ApiError("Spritz", "delete webhook", status=response.status_code,
                                message=f"webhook {id_} was not deleted")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import threading
 import time
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Final, Literal
@@ -36,7 +35,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, AuthenticationError, InputError, NotFoundError, TransientError, WebhookError
 from ._fields import HttpsUrl, Lenient, Payload, suggest
-from ._http import ApiClient, Dialect, Failure, TokenCache, cached_client
+from ._http import ApiClient, Dialect, Failure, TokenAuth, cached_client, json_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
 __all__ = ["CONNECTION", "EVENT_TYPES", "Webhook", "WebhookArgs", "list_webhooks"]
@@ -99,13 +98,6 @@ EVENT_TYPES = ("ORDER_WEBHOOK", "GLOBAL_PAYMENT_WEBHOOK", "FUNDING_WEBHOOK", "ON
 # -- error envelope ---------------------------------------------------------------------------
 
 
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 class VelaFiDialect(Dialect):
     """``{code, msg, data}`` on every answer; success is ``code: 200`` whatever the HTTP status says.
 
@@ -118,7 +110,7 @@ class VelaFiDialect(Dialect):
     provider = "VelaFi"
 
     def failure(self, response: httpx.Response) -> Failure | None:
-        body = _json_or_none(response)
+        body = json_or_none(response)
         code: str | None = None
         message: str | None = None
         if isinstance(body, dict):
@@ -156,73 +148,33 @@ def token_signature(api_secret: str, timestamp: str) -> str:
     return hmac.new(api_secret.encode(), f"timestamp={timestamp}".encode(), hashlib.sha256).hexdigest()
 
 
-class _Tokens(TokenCache):
-    def discard(self, token: str | None) -> None:
-        """Forget ``token`` if it is still the cached one (another thread may have renewed it)."""
-        with self._lock:
-            if token is None or self._token == token:
-                self._token = None
+#: Renew a token this long before its ``expireTime``.
+TOKEN_SKEW = 60.0
 
 
-class TokenAuth:
-    """``X-BH-TOKEN`` on every call; one token request per credential at a time, shared by threads."""
-
-    #: Renew this long before ``expireTime``.
-    SKEW = 60.0
-
-    def __init__(self) -> None:
-        self._client: ApiClient | None = None
-        self._tokens = _Tokens(self._generate, skew=self.SKEW)
-        self._used = threading.local()
-
-    def bind(self, client: ApiClient) -> None:
-        self._client = client
-
-    def apply(self, client: ApiClient, request: httpx.Request) -> None:
-        self._client = client
-        token = self._tokens.get()
-        client.add_secret(token)
-        request.headers[TOKEN_HEADER] = token
-        self._used.token = token
-
-    def renew(self) -> bool:
-        self._tokens.discard(getattr(self._used, "token", None))
-        return True
-
-    def _generate(self) -> tuple[str, float]:
-        client = self._client
-        if client is None:  # pragma: no cover - bind() is always called by the factory
-            raise WebhookError("VelaFi: token requested before the client was built")
-        api_key = client.connection.require("apiKey")
-        api_secret = client.connection.require("apiSecret")
-        timestamp = str(int(time.time() * 1000))
-        signature = token_signature(api_secret, timestamp)
-        try:
-            response = client.request(
-                "generate token",
-                "GET",
-                TOKEN_PATH,
-                params={"timestamp": timestamp, "signature": signature},
-                headers={API_KEY_HEADER: api_key},
-                sensitive=(signature,),
-                authenticated=False,
-            )
-        except ApiError as exc:
-            if exc.status in (401, 403) and not isinstance(exc, AuthenticationError):
-                raise AuthenticationError(
-                    exc.provider, exc.operation, status=exc.status, code=exc.code,
-                    message=f"{exc.message or 'credentials rejected'} "
-                            f"(check velafi:apiKey, velafi:apiSecret)",
-                ) from None
-            raise
-        data = _envelope_data(client, response, "generate token")
-        try:
-            issued = TokenData.model_validate(data)
-        except ValidationError:
-            raise ApiError("VelaFi", "generate token", status=response.status_code,
-                           message="the answer has no token") from None
-        client.add_secret(issued.token)
-        return issued.token, _renewal_time(issued.expire_time, self.SKEW)
+def _generate_token(client: ApiClient) -> tuple[str, float]:
+    """``GET /v2/token/generate``, signed with the API secret: (token, when to renew it)."""
+    api_key = client.connection.require("apiKey")
+    api_secret = client.connection.require("apiSecret")
+    timestamp = str(int(time.time() * 1000))
+    signature = token_signature(api_secret, timestamp)
+    response = client.request(
+        "generate token",
+        "GET",
+        TOKEN_PATH,
+        params={"timestamp": timestamp, "signature": signature},
+        headers={API_KEY_HEADER: api_key},
+        sensitive=(signature,),
+        authenticated=False,
+        credentials_request=True,
+    )
+    data = _envelope_data(client, response, "generate token")
+    try:
+        issued = TokenData.model_validate(data)
+    except ValidationError:
+        raise ApiError("VelaFi", "generate token", status=response.status_code,
+                       message="the answer has no token") from None
+    return issued.token, _renewal_time(issued.expire_time, TOKEN_SKEW)
 
 
 def _renewal_time(expire_time: str | int | None, skew: float) -> float:
@@ -335,10 +287,8 @@ class DeleteResult(Lenient):
 
 
 def _new_client(connection: Connection) -> ApiClient:
-    auth = TokenAuth()
-    client = ApiClient(connection, VelaFiDialect(), auth)
-    auth.bind(client)
-    return client
+    # ``X-BH-TOKEN`` on every call; one token request per credential at a time, shared by threads.
+    return ApiClient(connection, VelaFiDialect(), TokenAuth(_generate_token, TOKEN_HEADER, skew=TOKEN_SKEW))
 
 
 def _client() -> ApiClient:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import httpx
@@ -10,7 +12,16 @@ import pytest
 from pulumi_webhooks import _http
 from pulumi_webhooks._config import Connection, ConnectionSpec, Setting
 from pulumi_webhooks._errors import ApiError, AuthenticationError, NotFoundError, TransientError
-from pulumi_webhooks._http import ApiClient, Dialect, RetryPolicy, TokenCache, parse_retry_after, redact
+from pulumi_webhooks._http import (
+    ApiClient,
+    Dialect,
+    RetryPolicy,
+    TokenAuth,
+    TokenCache,
+    json_or_none,
+    parse_retry_after,
+    redact,
+)
 
 SPEC = ConnectionSpec(
     namespace="acme",
@@ -32,7 +43,7 @@ class KeyAuth:
     def apply(self, client: ApiClient, request: httpx.Request) -> None:
         request.headers["Authorization"] = f"Bearer {KEY}"
 
-    def renew(self) -> bool:
+    def renew(self, request: httpx.Request) -> bool:
         self.renewals += 1
         return True
 
@@ -187,8 +198,6 @@ def test_retry_policy_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_token_cache_fetches_once_until_near_expiry() -> None:
-    import time
-
     fetched = []
 
     def fetch() -> tuple[str, float]:
@@ -203,3 +212,152 @@ def test_token_cache_fetches_once_until_near_expiry() -> None:
     short = TokenCache(lambda: ("t", time.time() + 30), skew=60)
     short.get()
     short.get()  # expires within the skew: renewed every time rather than used stale
+
+
+def test_token_cache_invalidates_only_the_token_it_still_holds() -> None:
+    issued = iter(["old", "new"])
+    cache = TokenCache(lambda: (next(issued), time.time() + 3600))
+    assert cache.get() == "old"
+    assert cache.invalidate("old") is True
+    assert cache.get() == "new"
+    assert cache.invalidate("old") is False  # already renewed (by another thread): kept
+    assert cache.get() == "new"
+    assert cache.invalidate(None) is True  # the refused token is unknown: forget whatever is cached
+    assert cache.invalidate(None) is False
+
+
+def test_json_or_none() -> None:
+    assert json_or_none(httpx.Response(200, json={"a": 1})) == {"a": 1}
+    assert json_or_none(httpx.Response(200, text="<html>")) is None
+    assert json_or_none(httpx.Response(200, content=b"\xff\xfe")) is None
+    assert json_or_none(httpx.Response(204)) is None
+
+
+class TokenServer:
+    """Issues numbered tokens at /token; /hooks accepts only ``accepted`` tokens (all when None)."""
+
+    def __init__(self, token_status: int = 200) -> None:
+        self.token_status = token_status
+        self.issued: list[str] = []
+        self.accepted: set[str] | None = None
+        self.seen: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            if self.token_status != 200:
+                return httpx.Response(self.token_status, json={"message": f"no token for {KEY}"})
+            with self.lock:
+                token = f"tok-{len(self.issued) + 1}-abcd"
+                self.issued.append(token)
+            time.sleep(0.01)  # widen the window for racing threads
+            return httpx.Response(200, json={"token": token})
+        token = request.headers.get("X-Token", "")
+        with self.lock:
+            self.seen.append(token)
+        if self.accepted is not None and token.removeprefix("Tok ") not in self.accepted:
+            return httpx.Response(401, json={"message": f"token {token} refused"})
+        return httpx.Response(200, json={"ok": True})
+
+
+def fetch_token(c: ApiClient) -> tuple[str, float]:
+    response = c.request("fetch token", "POST", "/token", authenticated=False, idempotent=True,
+                         credentials_request=True)
+    return c.json(response)["token"], time.time() + 3600
+
+
+def token_client(server: TokenServer, scheme: str | None = "Tok") -> ApiClient:
+    connection = Connection(SPEC, "production", "https://api.acme.invalid", {"apiKey": KEY})
+    policy = RetryPolicy(deadline=2, timeout=1, base_delay=0.001, max_delay=0.01)
+    with _http.use_transport(httpx.MockTransport(server)):
+        return ApiClient(connection, AcmeDialect(), TokenAuth(fetch_token, "X-Token", scheme=scheme), policy)
+
+
+def test_token_auth_sends_one_cached_token_and_redacts_it() -> None:
+    server = TokenServer()
+    c = token_client(server)
+    c.request("list webhooks", "GET", "/hooks")
+    c.request("list webhooks", "GET", "/hooks")
+    assert server.issued == ["tok-1-abcd"]
+    assert server.seen == ["Tok tok-1-abcd"] * 2
+    assert c.redact("bad tok-1-abcd") == "bad ***"
+    bare = TokenServer()
+    token_client(bare, scheme=None).request("list webhooks", "GET", "/hooks")
+    assert bare.seen == ["tok-1-abcd"]
+
+
+def test_token_auth_renews_a_refused_token_once() -> None:
+    server = TokenServer()
+    c = token_client(server)
+    c.request("list webhooks", "GET", "/hooks")
+    server.accepted = {"tok-2-abcd"}  # the first token was revoked
+    c.request("list webhooks", "GET", "/hooks")
+    assert server.issued == ["tok-1-abcd", "tok-2-abcd"]
+    server.accepted = set()
+    with pytest.raises(AuthenticationError) as info:
+        c.request("list webhooks", "GET", "/hooks")
+    assert server.issued == ["tok-1-abcd", "tok-2-abcd", "tok-3-abcd"]
+    assert "tok-" not in str(info.value) and "acme:apiKey" in str(info.value)
+
+
+def test_concurrent_refusals_of_one_token_fetch_one_new_token() -> None:
+    server = TokenServer()
+    server.accepted = {"tok-2-abcd"}  # every thread waits for tok-1, then has it refused
+    c = token_client(server)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def work() -> None:
+        try:
+            barrier.wait()
+            c.request("list webhooks", "GET", "/hooks")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert server.issued == ["tok-1-abcd", "tok-2-abcd"]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 422])
+def test_a_refused_credentials_request_is_an_authentication_error_with_the_hint(status: int) -> None:
+    server = TokenServer(token_status=status)
+    with pytest.raises(AuthenticationError) as info:
+        token_client(server).request("list webhooks", "GET", "/hooks")
+    error = info.value
+    assert (error.operation, error.status) == ("fetch token", status)
+    assert KEY not in str(error) and "(check the credentials acme:apiKey)" in str(error)
+    assert server.seen == []
+
+
+def test_a_credentials_request_404_is_never_not_found() -> None:
+    # A wrong token URL must not read as "the webhook is gone" (a delete would then succeed).
+    with pytest.raises(ApiError) as info:
+        token_client(TokenServer(token_status=404)).request("delete webhook", "DELETE", "/hooks/1")
+    assert type(info.value) is ApiError and info.value.status == 404
+
+
+def test_a_credentials_request_retries_what_is_transient() -> None:
+    answers = iter([429, 503])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = next(answers, 200)
+        return httpx.Response(status, json={"token": "tok-9-abcd"} if status == 200 else {})
+
+    response = client(handler).request("fetch token", "POST", "/token", authenticated=False, idempotent=True,
+                                       credentials_request=True)
+    assert response.status_code == 200
+
+
+def test_the_credentials_hint_names_non_secret_credentials() -> None:
+    spec = ConnectionSpec(
+        "acme", "Acme",
+        (Setting("apiKey", "ACME_API_KEY", secret=True), Setting("version", "ACME_VERSION", credential=True),
+         Setting("baseUrl", "ACME_BASE_URL")),
+        {"production": "https://api.acme.invalid"},
+    )
+    assert spec.credentials == ("acme:apiKey", "acme:version")

@@ -170,6 +170,29 @@ def test_adoption_reads_then_converges_without_creating(toy: ToyProvider) -> Non
         toy.create({"url": "https://new.example", "webhook_id": "wh_404"})
 
 
+def test_adoption_reads_with_the_declaration_and_updates_with_it_under_what_was_read(toy: ToyProvider) -> None:
+    reads: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+
+    class Spy(ToyProvider):
+        def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
+            reads.append(dict(state))
+            return super().api_read(id_, state)
+
+        def api_update(self, id_: str, olds: Mapping[str, Any], args: ToyArgs) -> dict[str, Any]:
+            updates.append(dict(olds))
+            return super().api_update(id_, olds, args)
+
+    ToyProvider.remote["wh_7"] = {"url": "https://old.example", "events": [], "region": "eu", "created_at": "t"}
+    Spy().create({"url": "https://new.example", "events": ["order.paid"], "secret": "s3cr3t!", "webhook_id": "wh_7"})
+    declared = {"url": "https://new.example", "events": ["order.paid"], "secret": "s3cr3t!", "region": "eu",
+                "webhook_id": "wh_7"}
+    assert reads == [declared]
+    # What was read wins; declared arguments the API does not return are kept, write-only ones are not.
+    assert updates == [{"url": "https://old.example", "events": [], "region": "eu", "created_at": "t",
+                        "webhook_id": "wh_7"}]
+
+
 def test_create_refuses_invalid_input_without_calling_the_api(toy: ToyProvider) -> None:
     with pytest.raises(InputError, match="url"):
         toy.create({"url": "ftp://a.example"})

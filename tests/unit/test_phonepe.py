@@ -383,6 +383,33 @@ def test_a_persistent_401_is_an_authentication_error_after_one_renewal(fake_env:
     assert "phonepe:clientSecret" in str(error)
 
 
+def test_concurrent_401s_of_one_token_fetch_one_new_token(fake_env: None) -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == "O-Bearer tok1-abcdef":
+            return httpx.Response(401, json={"code": "AUTHORIZATION_FAILED", "message": "token expired"})
+        return httpx.Response(200, json={"webhooks": []})
+
+    fake = FakePhonePe(api=api)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def work() -> None:
+        try:
+            barrier.wait()
+            list_webhooks()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    with use(fake):
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert fake.issued == ["tok1-abcdef", "tok2-abcdef"]
+
+
 def test_tokens_are_redacted_from_errors(fake_env: None) -> None:
     def api(request: httpx.Request) -> httpx.Response:
         token = request.headers["Authorization"].split()[-1]
@@ -606,6 +633,7 @@ def test_wrong_credentials_are_an_authentication_error_without_the_secret(sandbo
         "PhonePe", "fetch access token", 401, "AUTHORIZATION_FAILED")
     assert "wrong-secret-value" not in str(error) and CLIENT_SECRET not in str(error)
     assert "credentials" in str(error) and "phonepe:clientSecret" in str(error)
+    assert "phonepe:clientId" in str(error) and "phonepe:clientVersion" in str(error)
     assert calls(sandbox, "GET") == []
 
 

@@ -336,7 +336,7 @@ def test_query_parameters_are_sorted_into_the_signed_path() -> None:
     assert auth.signed_path(httpx.URL("https://h.example/base/v1/x?b=2&a=1&a=0")) == "/v1/x?a=0&a=1&b=2"
     assert auth.signed_path(httpx.URL("https://h.example/base/v1/x?q=a b")) == "/v1/x?q=a+b"
     assert auth.signed_path(httpx.URL("https://h.example/base/v1/integrator/webhooks")) == "/v1/integrator/webhooks"
-    assert auth.signed is True and auth.renew() is False
+    assert auth.signed is True and auth.renew(httpx.Request("GET", "https://h.example/base/v1/x")) is False
 
 
 def test_legacy_headers_without_an_integrator_secret(mock_api: Callable[..., list[httpx.Request]],

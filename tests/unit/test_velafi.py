@@ -367,7 +367,7 @@ def test_a_revoked_token_401_is_renewed(sandbox: Sandbox) -> None:
 def test_the_token_is_renewed_before_it_expires(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     velafi.list_webhooks()
     now = time.time()
-    monkeypatch.setattr(time, "time", lambda: now + VelaFiApp.TOKEN_LIFETIME - velafi.TokenAuth.SKEW / 2)
+    monkeypatch.setattr(time, "time", lambda: now + VelaFiApp.TOKEN_LIFETIME - velafi.TOKEN_SKEW / 2)
     velafi.list_webhooks()
     assert token_requests(sandbox) == 2
     assert all(e["status"] == 200 for e in sandbox.journal)  # renewed ahead: no refused call
