@@ -136,10 +136,11 @@ class Bench:
         rows = self.admin.get("/journal").json()
         return rows[-1]["seq"] if rows else 0
 
-    def requests_since(self, mark: int) -> tuple[int, int]:
+    def requests_since(self, mark: int) -> tuple[int, int, float]:
+        """Calls (without token requests), token requests, and seconds the sandbox spent on them."""
         rows = self.admin.get("/journal", params={"since": mark}).json()
         tokens = sum(1 for r in rows if "token" in r["path"])
-        return len(rows) - tokens, tokens
+        return len(rows) - tokens, tokens, sum(r["ms"] for r in rows) / 1000
 
     def run(self, kind: str, n: int) -> dict[str, dict[str, float]]:
         project = self.project(kind, n)
@@ -160,8 +161,9 @@ class Bench:
             mark = self.journal_mark()
             with HostMemory() as memory:
                 seconds = self.pulumi(project, *args)
-            calls, tokens = self.requests_since(mark)
-            results[op] = {"seconds": seconds, "calls": calls, "tokens": tokens, "peak_kib": memory.peak_kib}
+            calls, tokens, in_sandbox = self.requests_since(mark)
+            results[op] = {"seconds": seconds, "calls": calls, "tokens": tokens, "peak_kib": memory.peak_kib,
+                           "sandbox": in_sandbox}
             progress(f"{kind:8} N={n:<4} {op:12} {seconds:6.2f}s  {calls} calls, {tokens} token requests")
         return results
 
@@ -213,13 +215,14 @@ def main() -> int:
             ours = table[("webhooks", n)][op]["seconds"]
             print(f"| {n:>4} | {op:12} | {floor:8.2f} | {ours:10.2f} | {ours / floor:6.2f} |")
     print("\nHTTP requests per resource (token requests excluded) and token requests per operation")
-    print(f"| {'N':>4} | {'operation':12} | {'calls/resource':>14} | {'token requests':>14} | {'host peak MiB':>13} |")
-    print(f"|{'-' * 6}|{'-' * 14}|{'-' * 16}|{'-' * 16}|{'-' * 15}|")
+    print(f"| {'N':>4} | {'operation':12} | {'calls/resource':>14} | {'token requests':>14} | {'host peak MiB':>13} "
+          f"| {'sandbox s':>9} |")
+    print(f"|{'-' * 6}|{'-' * 14}|{'-' * 16}|{'-' * 16}|{'-' * 15}|{'-' * 11}|")
     for n in sizes:
         for op in OPERATIONS:
             row = table[("webhooks", n)][op]
             print(f"| {n:>4} | {op:12} | {row['calls'] / n:14.2f} | {int(row['tokens']):>14} | "
-                  f"{row['peak_kib'] / 1024:13.1f} |")
+                  f"{row['peak_kib'] / 1024:13.1f} | {row['sandbox']:9.2f} |")
     if len(sizes) > 1:
         lo, hi = sizes[0], sizes[-1]
         print(f"\nGrowth {lo} -> {hi} (x{hi / lo:g} resources): time ratio per operation")

@@ -286,6 +286,7 @@ class Sandbox:
 
     # -- request handling ------------------------------------------------------------
     def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
         prefix, _, rest = request.path.lstrip("/").partition("/")
         request.raw_path = request.path
         request.path = "/" + rest
@@ -309,7 +310,7 @@ class Sandbox:
                     self.save()
             if fault is not None and fault.after_commit and (fault.drop or fault.status):
                 response = self._fault_response(app, fault)
-        self._record(prefix, request, response)
+        self._record(prefix, request, response, time.perf_counter() - started)
         return response
 
     def _pick_fault(self, provider: str, request: Request) -> Fault | None:
@@ -331,7 +332,7 @@ class Sandbox:
             response.headers["Retry-After"] = f"{fault.retry_after:g}"
         return response
 
-    def _record(self, provider: str, request: Request, response: Response) -> None:
+    def _record(self, provider: str, request: Request, response: Response, seconds: float) -> None:
         with self.lock:
             self._seq += 1
             self.journal.append(
@@ -343,6 +344,7 @@ class Sandbox:
                     "path": request.raw_path,
                     "status": None if response.drop else response.status,
                     "dropped": response.drop,
+                    "ms": round(seconds * 1000, 3),  # time spent in the sandbox
                 }
             )
 

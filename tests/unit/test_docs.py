@@ -1,0 +1,67 @@
+"""The reference documents every resource argument, output, config key and environment variable,
+and the README's two commands and pipeline example point at things that exist."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+from pulumi_webhooks._lifecycle import WebhookResource
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = (ROOT / "docs" / "reference.md").read_text()
+RESOURCES = [
+    ("kotanipay", "IntegratorWebhook"), ("velafi", "Webhook"), ("safepay", "RaastWebhook"),
+    ("spritz", "IntegratorWebhook"), ("spritz", "WebhookSecret"), ("phonepe", "Webhook"),
+]
+
+
+def section(title: str) -> str:
+    start = REFERENCE.index(title)
+    end = REFERENCE.find("\n## ", start + 1)
+    return REFERENCE[start:end if end > 0 else None]
+
+
+@pytest.mark.parametrize(("module", "name"), RESOURCES)
+def test_every_argument_and_output_is_documented(module: str, name: str) -> None:
+    resource: type[WebhookResource] = getattr(importlib.import_module(f"pulumi_webhooks.{module}"), name)
+    provider = resource._provider_class
+    text = section(f"`pulumi_webhooks.{module}.{name}`")
+    for prop in [*provider.args_model.model_fields, *provider.outputs]:
+        assert f"`{prop}`" in text, f"{module}.{name}.{prop} is not in docs/reference.md"
+    for secret in provider.secret_properties:
+        assert f"**`{secret}`**" in text, f"{module}.{name}.{secret} is not marked secret"
+
+
+@pytest.mark.parametrize("module", ["kotanipay", "velafi", "safepay", "spritz", "phonepe"])
+def test_every_connection_setting_is_documented(module: str) -> None:
+    spec = importlib.import_module(f"pulumi_webhooks.{module}").CONNECTION
+    row = next(line for line in REFERENCE.splitlines() if line.startswith(f"| `{module}` | ") and "`" in line
+               and spec.settings[0].env in line)
+    for setting in spec.settings:
+        key = f"**`{setting.key}`**" if setting.secret else f"`{setting.key}`"
+        assert key in row and f"`{setting.env}`" in row, (module, setting)
+    for environment, url in spec.base_urls.items():
+        assert url in REFERENCE, (module, environment)
+
+
+def test_readme_starts_with_the_two_commands_and_they_exist() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"^(scripts/\w+)", readme.split("```")[1], re.M)
+    assert commands == ["scripts/demo", "scripts/test"]
+    for command in commands:
+        assert (ROOT / command).exists()
+    assert "scripts/test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_pipeline_example_uses_commands_that_exist() -> None:
+    from pulumi_webhooks.cli import main
+
+    workflow = (ROOT / "examples" / "ci" / "preview-on-pull-request.yml").read_text()
+    for sub in set(re.findall(r"pulumi-webhooks ([a-z-]+)", workflow)):
+        with pytest.raises(SystemExit) as exited:
+            main([sub, "--help"])
+        assert exited.value.code == 0, sub
