@@ -18,9 +18,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from ._config import Connection
 from ._errors import (
@@ -37,6 +38,8 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 NOT_PROCESSED_STATUSES = frozenset({425, 429})
 
 REDACTED = "***"
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -104,14 +107,24 @@ class Dialect:
         """The error in ``response``, or None when it succeeded."""
         if response.status_code < 400:
             return None
-        body = json_or_none(response)
+        return self.failure_from(response, json_or_none(response))
+
+    def failure_from(self, response: httpx.Response, body: Any) -> Failure:
+        """``response`` as a failure, code and message read from its decoded ``body``
+        by :meth:`error_fields`; without a message, the status's reason phrase."""
         code = message = None
         if isinstance(body, dict):
-            raw_code = body.get("code") or body.get("error_code")
-            code = None if raw_code is None else str(raw_code)
-            raw_message = body.get("message") or body.get("detail") or body.get("title")
-            message = None if raw_message is None else str(raw_message)
+            code, message = self.error_fields(body)
         return Failure(response.status_code, code, message or response.reason_phrase or None)
+
+    def error_fields(self, body: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(code, message) of an error body; override where a provider keeps them elsewhere."""
+        raw_code = body.get("code") or body.get("error_code")
+        raw_message = body.get("message") or body.get("detail") or body.get("title")
+        return (
+            None if raw_code is None else str(raw_code),
+            None if raw_message is None else str(raw_message),
+        )
 
     def retry_after(self, response: httpx.Response) -> float | None:
         return parse_retry_after(response.headers.get("Retry-After"))
@@ -150,6 +163,11 @@ class Auth(Protocol):
         token was refused, so a token another thread has renewed meanwhile is kept.
         """
         ...
+
+
+def text_or_none(value: Any) -> str | None:
+    """``value`` as text, or None when it is missing or empty (as providers leave fields)."""
+    return None if value is None or value == "" else str(value)
 
 
 def json_or_none(response: httpx.Response) -> Any:
@@ -361,6 +379,18 @@ class ApiClient:
                 message="response is not JSON",
             )
         return body
+
+    def parse(self, model: type[ModelT], response: httpx.Response, operation: str) -> ModelT:
+        """The JSON body of ``response`` validated with ``model``; an :class:`ApiError`
+        naming what does not fit (at most three fields) when it is not the documented shape."""
+        try:
+            return model.model_validate(self.json(response))
+        except ValidationError as exc:
+            where = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:3])
+            raise ApiError(
+                self.dialect.provider, operation, status=response.status_code,
+                message=self.redact(f"unexpected response ({where})"),
+            ) from None
 
     def close(self) -> None:
         self.http.close()

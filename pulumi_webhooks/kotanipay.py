@@ -45,9 +45,9 @@ import pulumi
 from pydantic import ValidationError
 
 from ._config import Connection, ConnectionSpec, Setting
-from ._errors import ApiError, NotFoundError, TransientError
+from ._errors import NotFoundError, TransientError
 from ._fields import HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
-from ._http import ApiClient, Dialect, Failure, cached_client, parse_retry_after
+from ._http import ApiClient, Dialect, Failure, cached_client, json_or_none, parse_retry_after
 from ._lifecycle import WebhookProvider, WebhookResource
 
 __all__ = [
@@ -143,20 +143,21 @@ class KotaniDialect(Dialect):
             return None
 
     def failure(self, response: httpx.Response) -> Failure | None:
-        body = _json_body(response)
+        body = json_or_none(response)
         if response.status_code < 400 and not (isinstance(body, dict) and body.get("success") is False):
             return None
+        return self.failure_from(response, body)
+
+    def error_fields(self, body: dict[str, Any]) -> tuple[str | None, str | None]:
         envelope = self._envelope(body)
-        message = envelope.text() if envelope else None
-        code = envelope.code() if envelope else None
-        return Failure(response.status_code, code, message or response.reason_phrase or None)
+        return (envelope.code(), envelope.text()) if envelope else (None, None)
 
     def retry_after(self, response: httpx.Response) -> float | None:
         """Retry-After, else either documented 429 body shape, else the X-RateLimit-Reset header."""
         header = parse_retry_after(response.headers.get("Retry-After"))
         if header is not None:
             return header
-        envelope = self._envelope(_json_body(response))
+        envelope = self._envelope(json_or_none(response))
         wait = envelope.wait() if envelope else None
         if wait is not None:
             return wait
@@ -169,13 +170,6 @@ class KotaniDialect(Dialect):
                 elif reset > 1e9:
                     reset = reset - time.time()
                 return max(0.0, reset)
-        return None
-
-
-def _json_body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
         return None
 
 
@@ -206,7 +200,7 @@ class ApiKeyAuth:
         client.add_secret(key)
         request.headers["Authorization"] = f"Bearer {key}"
 
-    def renew(self, request: httpx.Request | None = None) -> bool:
+    def renew(self, request: httpx.Request) -> bool:
         return False  # the same key would be refused again
 
 
@@ -295,19 +289,10 @@ def _client() -> ApiClient:
     return cached_client(CONNECTION.resolve(), _factory)
 
 
-def _integrator(client: ApiClient, response: httpx.Response, operation: str) -> IntegratorResponseDto:
-    try:
-        return IntegratorEnvelope.model_validate(client.json(response)).data
-    except ValidationError:
-        raise ApiError(
-            "Kotani Pay", operation, status=response.status_code, message="unexpected response: no integrator in data"
-        ) from None
-
-
 def _get_integrator(client: ApiClient) -> IntegratorResponseDto:
     operation = "read integrator webhook setting"
     response = client.request(operation, "GET", INTEGRATOR_PATH)
-    return _integrator(client, response, operation)
+    return client.parse(IntegratorEnvelope, response, operation).data
 
 
 def _patch_setting(client: ApiClient, body: UpdateIntegratorWebhookDto, operation: str) -> IntegratorResponseDto:
@@ -320,7 +305,7 @@ def _patch_setting(client: ApiClient, body: UpdateIntegratorWebhookDto, operatio
         idempotent=True,  # setting the same values twice is harmless
         sensitive=(secret,) if secret else (),
     )
-    return _integrator(client, response, operation)
+    return client.parse(IntegratorEnvelope, response, operation).data
 
 
 def _means_all(events: Sequence[str]) -> bool:

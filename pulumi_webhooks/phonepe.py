@@ -25,17 +25,16 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-import httpx
 import pulumi
-from pydantic import AfterValidator, BaseModel, ValidationError
+from pydantic import AfterValidator
 
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, AuthenticationError, ConfigurationError, LimitError, NotFoundError, TransientError
 from ._fields import HttpsUrl, Lenient, Payload, event_list
-from ._http import TRANSIENT_STATUSES, ApiClient, Dialect, Failure, TokenAuth, cached_client, json_or_none
+from ._http import TRANSIENT_STATUSES, ApiClient, Dialect, Failure, TokenAuth, cached_client, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
 # -- connection -----------------------------------------------------------------------------
@@ -102,17 +101,8 @@ class PhonePeDialect(Dialect):
 
     provider = "PhonePe"
 
-    def failure(self, response: httpx.Response) -> Failure | None:
-        if response.status_code < 400:
-            return None
-        body = json_or_none(response)
-        code = message = None
-        if isinstance(body, dict):
-            raw_code = body.get("code") or body.get("errorCode")
-            code = None if raw_code in (None, "") else str(raw_code)
-            raw_message = body.get("message")
-            message = None if raw_message in (None, "") else str(raw_message)
-        return Failure(response.status_code, code, message or response.reason_phrase or None)
+    def error_fields(self, body: dict[str, Any]) -> tuple[str | None, str | None]:
+        return text_or_none(body.get("code") or body.get("errorCode")), text_or_none(body.get("message"))
 
     def is_transient(self, failure: Failure) -> bool:
         # PhonePe's INTERNAL_SERVER_ERROR says "please try again in a while", whatever the status.
@@ -157,7 +147,7 @@ class PhonePeAuth(TokenAuth):
         response = client.request(
             operation, "POST", self._url, data=form, authenticated=False, idempotent=True, credentials_request=True
         )
-        body = _parse(client, TokenResponse, response, operation)
+        body = client.parse(TokenResponse, response, operation)
         now = time.time()
         if body.expires_at:
             # Documented in seconds; tolerate milliseconds.
@@ -300,20 +290,6 @@ class WebhookList(Lenient):
     webhooks: list[WebhookObject] = []
 
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def _parse(client: ApiClient, model: type[M], response: httpx.Response, operation: str) -> M:
-    try:
-        return model.model_validate(client.json(response))
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors())
-        raise ApiError(
-            "PhonePe", operation, status=response.status_code,
-            message=f"unexpected response (bad or missing: {fields})",
-        ) from None
-
-
 # -- the API ----------------------------------------------------------------------------------
 
 
@@ -337,7 +313,7 @@ def _pages(client: ApiClient) -> Iterator[WebhookObject]:
         response = client.request(
             "list webhooks", "GET", WEBHOOKS_PATH, params={"limit": PAGE_SIZE, "offset": offset}
         )
-        page = _parse(client, WebhookList, response, "list webhooks").webhooks
+        page = client.parse(WebhookList, response, "list webhooks").webhooks
         fresh = [w for w in page if w.id not in seen]
         if not fresh:
             return
@@ -369,7 +345,7 @@ def _put(client: ApiClient, webhook_id: str, args: UpdateWebhookRequest) -> Webh
             raise NotFoundError(exc.provider, operation, status=exc.status, code=exc.code,
                                 message=exc.message) from None
         raise
-    return _parse(client, WebhookObject, response, operation)
+    return client.parse(WebhookObject, response, operation)
 
 
 class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
@@ -400,7 +376,7 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
                     "delete unused ones, or adopt an existing one with webhook_id)",
                 ) from None
             raise
-        hook = _parse(client, WebhookObject, response, operation)
+        hook = client.parse(WebhookObject, response, operation)
         if not args.enabled:
             hook = self._disable_new(client, hook.id, args)
         return hook.id, hook.properties()

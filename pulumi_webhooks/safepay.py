@@ -19,18 +19,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import httpx
 import pulumi
 from pulumi.dynamic import DiffResult
-from pydantic import AfterValidator, BaseModel, StrictBool, ValidationError
+from pydantic import AfterValidator, StrictBool
 
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, ConfigurationError, NotFoundError
 from ._fields import HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
-from ._http import ApiClient, Dialect, Failure, cached_client, json_or_none
+from ._http import ApiClient, Dialect, cached_client, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource, is_unknown
 
 __all__ = [
@@ -73,18 +73,10 @@ class SafepayDialect(Dialect):
 
     provider = "Safepay"
 
-    def failure(self, response: httpx.Response) -> Failure | None:
-        if response.status_code < 400:
-            return None
-        body = json_or_none(response)
-        code = message = None
-        if isinstance(body, dict):
-            inner = body.get("error")
-            source = inner if isinstance(inner, dict) else body
-            raw_code, raw_message = source.get("code"), source.get("message")
-            code = None if raw_code in (None, "") else str(raw_code)
-            message = None if raw_message in (None, "") else str(raw_message)
-        return Failure(response.status_code, code, message or response.reason_phrase or None)
+    def error_fields(self, body: dict[str, Any]) -> tuple[str | None, str | None]:
+        inner = body.get("error")
+        source = inner if isinstance(inner, dict) else body
+        return text_or_none(source.get("code")), text_or_none(source.get("message"))
 
 
 # -- auth ---------------------------------------------------------------------------------
@@ -239,18 +231,6 @@ def _client() -> ApiClient:
     return cached_client(CONNECTION.resolve(), factory)
 
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def _parse(model: type[ModelT], client: ApiClient, response: httpx.Response, operation: str) -> ModelT:
-    try:
-        return model.model_validate(client.json(response))
-    except ValidationError as exc:
-        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3])
-        raise ApiError("Safepay", operation, status=response.status_code,
-                       message=client.redact(f"unexpected response ({where})")) from None
-
-
 def _configured_aggregator() -> str:
     connection = CONNECTION.resolve()
     value = connection.get("aggregatorId")
@@ -300,7 +280,7 @@ def _endpoints(client: ApiClient, aggregator: str) -> Iterator[Endpoint]:
             "list webhooks", "GET", _collection(aggregator),
             params={"limit": str(PAGE_SIZE), "offset": str(offset)},
         )
-        page = _parse(ListResponse, client, response, "list webhooks").data
+        page = client.parse(ListResponse, response, "list webhooks").data
         for endpoint in page.endpoints:
             client.add_secret(endpoint.secret)
             yield endpoint
@@ -351,7 +331,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         body = CreateWebhook.model_validate(args.model_dump(include=set(CreateWebhook.model_fields)))
         client = _client()
         response = client.request("create webhook", "POST", _collection(aggregator), json_body=body.model_dump())
-        data = _parse(EndpointResponse, client, response, "create webhook").data
+        data = client.parse(EndpointResponse, response, "create webhook").data
         secret = data.secret or data.endpoint.secret
         client.add_secret(secret)
         return data.endpoint.token, _live(data.endpoint, aggregator, secret)
@@ -363,7 +343,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
             response = client.request("read webhook", "GET", _member(aggregator, id_))
         except NotFoundError:
             return None
-        endpoint = _parse(EndpointResponse, client, response, "read webhook").data.endpoint
+        endpoint = client.parse(EndpointResponse, response, "read webhook").data.endpoint
         client.add_secret(endpoint.secret)
         # A secret in the answer (say, after a dashboard rotation) wins; none keeps the stored one.
         return _live(endpoint, aggregator)
@@ -373,7 +353,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         client = _client()
         body = UpdateWebhook.model_validate(args.model_dump(include=set(UpdateWebhook.model_fields)))
         response = client.request("update webhook", "PUT", _member(aggregator, id_), json_body=body.model_dump())
-        endpoint = _parse(EndpointResponse, client, response, "update webhook").data.endpoint
+        endpoint = client.parse(EndpointResponse, response, "update webhook").data.endpoint
         client.add_secret(endpoint.secret)
         live = _live(endpoint, aggregator)
         # Only a new ``rotation`` value rotates: not the first value at create,
@@ -407,7 +387,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
     @staticmethod
     def _rotate(client: ApiClient, aggregator: str, id_: str) -> dict[str, Any]:
         response = client.request("rotate webhook secret", "PUT", f"{_member(aggregator, id_)}/rotate")
-        data = _parse(EndpointResponse, client, response, "rotate webhook secret").data
+        data = client.parse(EndpointResponse, response, "rotate webhook secret").data
         secret = data.secret or data.endpoint.secret
         client.add_secret(secret)
         return _live(data.endpoint, aggregator, secret)

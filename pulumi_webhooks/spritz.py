@@ -38,7 +38,7 @@ from pydantic import AfterValidator, Field, ValidationError
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, InputError, WebhookError
 from ._fields import AnyUrl, Lenient, NonEmptyStr, Payload, event_list
-from ._http import ApiClient, Dialect, Failure, cached_client, json_or_none
+from ._http import ApiClient, Dialect, cached_client, json_or_none, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
 __all__ = [
@@ -83,29 +83,20 @@ class SpritzDialect(Dialect):
 
     provider = "Spritz"
 
-    def failure(self, response: httpx.Response) -> Failure | None:
-        if response.status_code < 400:
-            return None
-        body = json_or_none(response)
-        if not isinstance(body, dict):
-            return Failure(response.status_code, None, response.reason_phrase or None)
-        title = _text(body.get("title"))
-        kind = _text(body.get("type"))
+    def error_fields(self, body: dict[str, Any]) -> tuple[str | None, str | None]:
+        title = text_or_none(body.get("title"))
+        kind = text_or_none(body.get("type"))
         code = kind if kind and kind != "about:blank" else title
-        message = _text(body.get("detail")) or title
+        message = text_or_none(body.get("detail")) or title
         notes = [
             f"{label} {value}"
             for label, key in (("resource", "resourceType"), ("id", "resourceId"), ("realm", "realm"),
                                ("scope", "scope"))
-            if (value := _text(body.get(key)))
+            if (value := text_or_none(body.get(key)))
         ]
         if notes:
             message = f"{message or 'error'} ({', '.join(notes)})"
-        return Failure(response.status_code, code, message or response.reason_phrase or None)
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
+        return code, message
 
 
 # -- request signing ----------------------------------------------------------------------
@@ -275,14 +266,6 @@ def _webhook_path(webhook_id: str) -> str:
     return f"{WEBHOOKS_PATH}/{quote(webhook_id, safe='')}"
 
 
-def _parse(client: ApiClient, operation: str, response: httpx.Response, model: type[Any]) -> Any:
-    try:
-        return model.model_validate(client.json(response))
-    except ValidationError as exc:
-        raise ApiError("Spritz", operation, status=response.status_code,
-                       message=f"unexpected response: {exc.error_count()} field error(s)") from None
-
-
 def _list(client: ApiClient) -> list[SpritzWebhook]:
     response = client.request("list webhooks", "GET", WEBHOOKS_PATH)
     body = client.json(response)
@@ -337,7 +320,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         client = _client()
         body = CreateWebhookBody(url=args.url, events=args.events).model_dump()
         response = client.request("create webhook", "POST", WEBHOOKS_PATH, json_body=body)
-        webhook: SpritzWebhook = _parse(client, "create webhook", response, SpritzWebhook)
+        webhook = client.parse(SpritzWebhook, response, "create webhook")
         return webhook.id, webhook.properties()
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -412,7 +395,7 @@ class WebhookSecretProvider(WebhookProvider[WebhookSecretArgs]):
             "set webhook secret", "POST", SECRET_PATH, json_body=args.model_dump(),
             idempotent=True, sensitive=(args.secret,),
         )
-        answer: SecretConfigured = _parse(client, "set webhook secret", response, SecretConfigured)
+        answer = client.parse(SecretConfigured, response, "set webhook secret")
         if not answer.secret_configured:
             raise ApiError("Spritz", "set webhook secret", status=response.status_code,
                            message="Spritz did not confirm the secret")

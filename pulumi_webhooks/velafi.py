@@ -109,19 +109,21 @@ class VelaFiDialect(Dialect):
 
     provider = "VelaFi"
 
+    def error_fields(self, body: dict[str, Any]) -> tuple[str | None, str | None]:
+        raw_code = body.get("code")
+        raw_message = body.get("msg") or body.get("message")
+        return (
+            None if raw_code is None else str(raw_code),
+            None if raw_message is None else str(raw_message),
+        )
+
     def failure(self, response: httpx.Response) -> Failure | None:
         body = json_or_none(response)
-        code: str | None = None
-        message: str | None = None
-        if isinstance(body, dict):
-            raw_code = body.get("code")
-            code = None if raw_code is None else str(raw_code)
-            raw_message = body.get("msg") or body.get("message")
-            message = None if raw_message is None else str(raw_message)
+        code, message = self.error_fields(body) if isinstance(body, dict) else (None, None)
         if code in AUTH_CODES:
             return Failure(401, code, message)
         if response.status_code >= 400:
-            return Failure(response.status_code, code, message or response.reason_phrase or None)
+            return self.failure_from(response, body)
         if code is None or code == str(CODE_SUCCESS):
             return None
         if code == str(CODE_TOO_MANY_REQUESTS):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from pulumi_webhooks import _config, _http
 from pulumi_webhooks.sandbox import Sandbox, SandboxServer, SandboxTransport
+
+from .helpers import SANDBOX_URL, sandbox_client
 
 
 @pytest.fixture(autouse=True)
@@ -30,10 +33,23 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def sandbox() -> Iterator[Sandbox]:
     """A fresh in-process sandbox; every provider client talks to it, and the
     stack config points every provider at it (as `configure` would)."""
-    sb = Sandbox(base_url="http://sandbox.invalid", seed=1)
+    sb = Sandbox(base_url=SANDBOX_URL, seed=1)
     with _http.use_transport(SandboxTransport(sb)):
         _config.set_stack_config(sb.stack_config())
         yield sb
+
+
+@pytest.fixture
+def sb() -> Sandbox:
+    """A fresh in-process sandbox for raw HTTP tests; unlike ``sandbox``, provider clients do not reach it."""
+    return Sandbox(base_url=SANDBOX_URL, seed=7)
+
+
+@pytest.fixture
+def http(sb: Sandbox) -> Iterator[httpx.Client]:
+    """A raw HTTP client of ``sb``: requests exactly as a test writes them."""
+    with sandbox_client(sb) as client:
+        yield client
 
 
 @pytest.fixture

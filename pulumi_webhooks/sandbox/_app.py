@@ -16,11 +16,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
+
+from .._lifecycle import _reason
 
 ADMIN_PREFIX = "_sandbox"
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def field_errors(exc: ValidationError) -> list[str]:
+    """Pydantic's errors as "field: rule" lines, in the plain words resource checks use."""
+    return [f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {_reason(error)}" for error in exc.errors()]
 
 
 class Headers(Mapping[str, str]):
@@ -185,6 +195,20 @@ class ProviderApp:
             return request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise HTTPError(400, "request body is not valid JSON") from None
+
+    def parse(self, model: type[ModelT], body: Any) -> ModelT:
+        """``body`` (a request's decoded JSON, or an admin edit) validated with ``model``;
+        a 400 worded by :meth:`validation_message` when it breaks a rule."""
+        if not isinstance(body, dict):
+            raise HTTPError(400, "request body must be a JSON object")
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise HTTPError(400, self.validation_message(exc)) from None
+
+    def validation_message(self, exc: ValidationError) -> str:
+        """How this provider reports broken rules: every "field: rule", joined by "; "."""
+        return "; ".join(field_errors(exc))
 
 
 @dataclass

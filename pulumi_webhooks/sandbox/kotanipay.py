@@ -35,7 +35,7 @@ from pulumi_webhooks.kotanipay import (
     UpdateIntegratorWebhookDto,
 )
 
-from ._app import Delivery, HTTPError, ProviderApp, Request, Response
+from ._app import Delivery, HTTPError, ProviderApp, Request, Response, field_errors
 
 #: The sandbox key (config ``kotanipay:apiKey``); it may read and update the setting.
 SANDBOX_API_KEY = "kp_sandbox_6f1d2c9e8b7a4f3e9d0c1b2a3f4e5d6c"
@@ -43,15 +43,6 @@ SANDBOX_API_KEY = "kp_sandbox_6f1d2c9e8b7a4f3e9d0c1b2a3f4e5d6c"
 SANDBOX_READONLY_API_KEY = "kp_sandbox_readonly_0a9b8c7d6e5f4a3b2c1d0e9f"
 #: The sandbox integrator: 24 hex characters, like every Kotani id.
 SANDBOX_INTEGRATOR_ID = hashlib.sha256(SANDBOX_API_KEY.encode()).hexdigest()[:24]
-
-
-def _field_errors(exc: ValidationError) -> list[str]:
-    out = []
-    for error in exc.errors():
-        loc = ".".join(str(p) for p in error.get("loc", ())) or "body"
-        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
-        out.append(f"{loc}: {message}")
-    return out
 
 
 class KotaniPayApp(ProviderApp):
@@ -121,7 +112,7 @@ class KotaniPayApp(ProviderApp):
         try:
             dto = UpdateIntegratorWebhookDto.model_validate(body)
         except ValidationError as exc:
-            raise HTTPError(400, "Bad Request", "VALIDATION_ERROR", errors=_field_errors(exc)) from None
+            raise HTTPError(400, "Bad Request", "VALIDATION_ERROR", errors=field_errors(exc)) from None
         integrator = self.data["integrator"]
         integrator["webhook_url"] = dto.webhook_url
         integrator["webhook_events"] = list(dto.webhook_events or [])
@@ -158,10 +149,7 @@ class KotaniPayApp(ProviderApp):
         unknown = set(changes) - allowed
         if unknown:
             raise HTTPError(400, f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(sorted(allowed))}")
-        try:
-            dto = UpdateIntegratorWebhookDto.model_validate(dict(changes))
-        except ValidationError as exc:
-            raise HTTPError(400, "; ".join(_field_errors(exc))) from None
+        dto = self.parse(UpdateIntegratorWebhookDto, dict(changes))
         if "webhook_url" in changes:
             integrator["webhook_url"] = dto.webhook_url
         if "webhook_events" in changes:

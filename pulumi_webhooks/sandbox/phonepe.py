@@ -19,16 +19,14 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from pulumi_webhooks.phonepe import MAX_WEBHOOKS, CreateWebhookRequest, UpdateWebhookRequest
 
-from ._app import Delivery, HTTPError, ProviderApp, Request, Response
-
-M = TypeVar("M", bound=BaseModel)
+from ._app import Delivery, HTTPError, ProviderApp, Request, Response, field_errors
 
 CLIENT_ID = "PHONEPESANDBOXUAT"
 CLIENT_SECRET = "sbx-phonepe-client-secret-6f1d2a"
@@ -44,15 +42,6 @@ _AUTH_FAILED = "Authorization failed [message = Please check the authorization t
 def _digest(token: str) -> str:
     # The saved state keeps only a digest of each token, never the token itself.
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _rule(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(p) for p in error.get("loc", ())) or "body"
-    message = str(error.get("msg", "is invalid"))
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    return f"{field}: {message}"
 
 
 class PhonePeApp(ProviderApp):
@@ -79,6 +68,9 @@ class PhonePeApp(ProviderApp):
         if code is None:
             code = _CODES.get(status, "INTERNAL_SERVER_ERROR" if status >= 500 else "BAD_REQUEST")
         return Response(status, {"code": code, "message": message})
+
+    def validation_message(self, exc: ValidationError) -> str:
+        return field_errors(exc)[0]  # PhonePe names one broken rule at a time
 
     # -- auth ---------------------------------------------------------------------------------
     def _token(self, request: Request) -> Response:
@@ -124,15 +116,6 @@ class PhonePeApp(ProviderApp):
             self.data["tokens"][key] = 0
 
     # -- webhooks ------------------------------------------------------------------------------
-    def _body(self, request: Request, model: type[M]) -> M:
-        body = self.json_body(request)
-        if not isinstance(body, dict):
-            raise HTTPError(400, "request body must be a JSON object")
-        try:
-            return model.model_validate(body)
-        except ValidationError as exc:
-            raise HTTPError(400, _rule(exc)) from None
-
     def _new_id(self) -> str:
         # PhonePe's shape: "CF" + yymmddHHMMSS + ten digits, e.g. CF2410212252436169514926.
         while True:
@@ -149,7 +132,7 @@ class PhonePeApp(ProviderApp):
 
     def _create(self, request: Request) -> Response:
         self._authorise(request)
-        body = self._body(request, CreateWebhookRequest)
+        body = self.parse(CreateWebhookRequest, self.json_body(request))
         if len(self.data["webhooks"]) >= MAX_WEBHOOKS:
             raise HTTPError(400, f"Cannot make more than {MAX_WEBHOOKS} webhooks", "BAD_REQUEST")
         now = int(time.time() * 1000)
@@ -171,7 +154,7 @@ class PhonePeApp(ProviderApp):
 
     def _update(self, request: Request, webhook_id: str) -> Response:
         self._authorise(request)
-        body = self._body(request, UpdateWebhookRequest)
+        body = self.parse(UpdateWebhookRequest, self.json_body(request))
         hook = self._get(webhook_id)
         hook.update(body.model_dump())
         hook["updatedAt"] = max(int(time.time() * 1000), hook["updatedAt"] + 1)
@@ -197,10 +180,7 @@ class PhonePeApp(ProviderApp):
         if unknown:
             raise HTTPError(400, f"cannot edit {', '.join(unknown)}; editable: {', '.join(sorted(fields))}")
         current = {k: hook[k] for k in fields}
-        try:
-            body = UpdateWebhookRequest.model_validate({**current, **changes})
-        except ValidationError as exc:
-            raise HTTPError(400, _rule(exc)) from None
+        body = self.parse(UpdateWebhookRequest, {**current, **changes})
         hook.update(body.model_dump())
         hook["updatedAt"] = max(int(time.time() * 1000), hook["updatedAt"] + 1)
         self.data["webhooks"][webhook_id] = hook

@@ -20,9 +20,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any
 
 from ..safepay import AUTH_HEADER, EVENTS, CreateWebhook, Endpoint, UpdateWebhook
 from ._app import Delivery, HTTPError, ProviderApp, Request, Response
@@ -49,21 +47,8 @@ _CODES = {
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _rules(exc: ValidationError) -> str:
-    """Pydantic's errors as 'field: rule; …', in the provider's plain words."""
-    parts = []
-    for error in exc.errors():
-        field = ".".join(str(p) for p in error.get("loc", ())) or "body"
-        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
-        parts.append(f"{field}: {message}")
-    return "; ".join(parts)
 
 
 class SafepayApp(ProviderApp):
@@ -105,17 +90,6 @@ class SafepayApp(ProviderApp):
         if aggregator_id not in aggregators:
             raise HTTPError(401, "access key is not valid for this aggregator")
 
-    def _validated(self, model: type[ModelT], request: Request, *, required: bool = True) -> ModelT:
-        body = self.json_body(request)
-        if body is None and not required:
-            body = {}
-        if not isinstance(body, dict):
-            raise HTTPError(400, "request body must be a JSON object")
-        try:
-            return model.model_validate(body)
-        except ValidationError as exc:
-            raise HTTPError(400, _rules(exc)) from None
-
     def _endpoint(self, aggregator_id: str, webhook_id: str) -> dict[str, Any]:
         endpoint: dict[str, Any] | None = self.data["endpoints"].get(webhook_id)
         if endpoint is None or endpoint["aggregator_id"] != aggregator_id:
@@ -155,7 +129,7 @@ class SafepayApp(ProviderApp):
     # -- endpoints ------------------------------------------------------------------------------
     def create_endpoint(self, request: Request, aggregator_id: str) -> Response:
         self._authorize(request, aggregator_id)
-        body = self._validated(CreateWebhook, request)
+        body = self.parse(CreateWebhook, self.json_body(request))
         now = _now()
         endpoint = Endpoint(
             token=f"wh_{self._uuid()}",
@@ -199,7 +173,8 @@ class SafepayApp(ProviderApp):
     def update_endpoint(self, request: Request, aggregator_id: str, webhook_id: str) -> Response:
         self._authorize(request, aggregator_id)
         endpoint = self._endpoint(aggregator_id, webhook_id)
-        changes = self._validated(UpdateWebhook, request, required=False)
+        raw = self.json_body(request)
+        changes = self.parse(UpdateWebhook, {} if raw is None else raw)  # every field is optional
         self._apply(endpoint, changes)
         return self._ok({"endpoint": dict(endpoint)})
 
@@ -233,10 +208,7 @@ class SafepayApp(ProviderApp):
         rotate = changes.pop("rotate", False)
         if not isinstance(rotate, bool):
             raise HTTPError(400, "rotate: must be true or false")
-        try:
-            update = UpdateWebhook.model_validate(changes)
-        except ValidationError as exc:
-            raise HTTPError(400, _rules(exc)) from None
+        update = self.parse(UpdateWebhook, changes)
         self._apply(endpoint, update)
         if rotate:
             self._rotate(endpoint)

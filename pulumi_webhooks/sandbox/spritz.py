@@ -19,10 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl
-
-from pydantic import BaseModel, ValidationError
 
 from ..spritz import (
     EVENTS,
@@ -50,16 +48,6 @@ REALM = "spritz-integrator"
 SCOPE = "integrator:webhooks"
 
 Handler = Callable[..., Response]
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def _problem_detail(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        field = ".".join(str(p) for p in error.get("loc", ())) or "body"
-        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
-        parts.append(f"{field}: {message}")
-    return "; ".join(parts)
 
 
 class SpritzApp(ProviderApp):
@@ -149,15 +137,6 @@ class SpritzApp(ProviderApp):
             raise self._unauthorized("X-Signature does not match the request")
 
     # -- endpoints ------------------------------------------------------------------------------
-    def _validated(self, model: type[ModelT], request: Request) -> ModelT:
-        body = self.json_body(request)
-        if not isinstance(body, dict):
-            raise HTTPError(400, "the request body must be a JSON object")
-        try:
-            return model.model_validate(body)
-        except ValidationError as exc:
-            raise HTTPError(400, _problem_detail(exc)) from None
-
     def _webhook(self, webhook_id: str) -> dict[str, Any]:
         found: dict[str, Any] | None = self.data["webhooks"].get(webhook_id)
         if found is None:
@@ -174,7 +153,7 @@ class SpritzApp(ProviderApp):
         return Response(200, self.webhooks())
 
     def _create(self, request: Request) -> Response:
-        body = self._validated(CreateWebhookBody, request)
+        body = self.parse(CreateWebhookBody, self.json_body(request))
         webhook = SpritzWebhook(id=self._new_id(), url=body.url, events=body.events, failureCount=0, disabled=False)
         stored = webhook.model_dump(by_alias=True)
         self.data["webhooks"][webhook.id] = stored
@@ -185,7 +164,7 @@ class SpritzApp(ProviderApp):
         raw = self.json_body(request)
         if isinstance(raw, dict) and "url" in raw:
             raise HTTPError(400, "url: a webhook's URL cannot be changed; delete it and create a new one")
-        body = self._validated(UpdateWebhookBody, request)
+        body = self.parse(UpdateWebhookBody, raw)
         if "events" in body.model_fields_set:
             webhook["events"] = list(body.events)
         return Response(200, dict(webhook))
@@ -196,7 +175,7 @@ class SpritzApp(ProviderApp):
         return Response(200, DeletedWebhook(id=webhook_id, deleted=True).model_dump())
 
     def _set_secret(self, request: Request) -> Response:
-        body = self._validated(WebhookSecretArgs, request)
+        body = self.parse(WebhookSecretArgs, self.json_body(request))
         self.data["secret"] = body.secret
         return Response(200, SecretConfigured(secretConfigured=True).model_dump(by_alias=True))
 
@@ -213,12 +192,10 @@ class SpritzApp(ProviderApp):
             raise HTTPError(400, f"cannot edit {', '.join(unknown)}; editable: {', '.join(sorted(allowed))}")
         updated = dict(webhook)
         if "url" in changes or "events" in changes:
-            try:
-                body = CreateWebhookBody.model_validate(
-                    {"url": changes.get("url", webhook["url"]), "events": changes.get("events", webhook["events"])}
-                )
-            except ValidationError as exc:
-                raise HTTPError(400, _problem_detail(exc)) from None
+            body = self.parse(
+                CreateWebhookBody,
+                {"url": changes.get("url", webhook["url"]), "events": changes.get("events", webhook["events"])},
+            )
             updated.update(url=body.url, events=list(body.events))
         if "disabled" in changes:
             if not isinstance(changes["disabled"], bool):

@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from pulumi_webhooks._lifecycle import _reason
 from pulumi_webhooks.velafi import (
     ACTIVE_STATUSES,
     CODE_INVALID_API_KEY,
@@ -107,11 +108,14 @@ class _KeyPool:
         while True:
             self._ready.put(_new_key_pair())  # blocks while the pool is full
 
-    def take(self) -> tuple[str, str]:
+    def start(self) -> None:
         with self._lock:
             if not self._started:
                 self._started = True
                 threading.Thread(target=self._fill, name="velafi-keys", daemon=True).start()
+
+    def take(self) -> tuple[str, str]:
+        self.start()
         try:
             return self._ready.get_nowait()
         except queue.Empty:
@@ -151,8 +155,7 @@ def _validated(model: type[BaseModel], body: Any) -> Any:
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = error.get("loc") or ("body",)
-        reason = str(error.get("msg", "")).removeprefix("Value error, ")
-        raise _invalid(str(loc[0]), reason) from None
+        raise _invalid(str(loc[0]), _reason(error)) from None
 
 
 class VelaFiApp(ProviderApp):
@@ -174,6 +177,7 @@ class VelaFiApp(ProviderApp):
         return {"tokens": {}, "webhooks": {}, "submits": {}}
 
     def routes(self) -> None:
+        _keys.start()  # fill the key pool while the sandbox waits for its first create
         self.router.add("GET", TOKEN_PATH, self.generate_token)
         self.router.add("POST", WEBHOOK_PATH, self.create_webhook)
         self.router.add("GET", WEBHOOKS_PATH, self.list_webhooks)
@@ -309,10 +313,7 @@ class VelaFiApp(ProviderApp):
         status = changes.get("status", hook["status"])
         if status not in (STATUS_LEGACY_ACTIVE, STATUS_ACTIVE, STATUS_DISABLED):
             raise HTTPError(400, "status must be 10 (active), 20 (disabled) or 1 (active, legacy)")
-        try:
-            UpdateWebhookBody(url=url, status=STATUS_ACTIVE)
-        except ValidationError as exc:
-            raise HTTPError(400, f"url: {exc.errors()[0]['msg']}") from None
+        self.parse(UpdateWebhookBody, {"url": url, "status": STATUS_ACTIVE})  # the url's rules
         hook["url"] = url
         hook["status"] = status
         return self.public(hook)

@@ -8,10 +8,11 @@ provider at a loopback sandbox. The CLI comes from PULUMI_WEBHOOKS_PULUMI_DIR
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,8 @@ import httpx
 from pulumi import automation as auto
 
 PASSPHRASE = "correct horse battery staple"
+#: Marks a secret value in a state exported with its secrets shown.
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
 def pulumi_dir() -> str:
@@ -91,8 +94,10 @@ class EngineStack:
                 ),
             )
         settings = self.admin.get("/config").raise_for_status().json()
+        #: The stack config that points every provider at the sandbox, credentials included.
+        self.sandbox_config: dict[str, str] = settings["config"]
         self.secret_keys = set(settings["secrets"])
-        self.set_config(config if config is not None else settings["config"])
+        self.set_config(config if config is not None else self.sandbox_config)
 
     # -- configuration -----------------------------------------------------------------
     def set_config(self, values: Mapping[str, str]) -> None:
@@ -102,6 +107,13 @@ class EngineStack:
                 for key, value in values.items()
             }
         )
+
+    def credentials(self, provider: str | None = None) -> list[str]:
+        """The sandbox's secret settings (of ``provider``, else of every provider)."""
+        return [
+            value for key, value in self.sandbox_config.items()
+            if key in self.secret_keys and (provider is None or key.startswith(f"{provider}:"))
+        ]
 
     def set_program(self, program: Callable[[], None]) -> None:
         self.stack.workspace.program = program
@@ -166,12 +178,27 @@ class EngineStack:
             if r["method"] != "GET" and "token" not in r["path"]
         ]
 
+    def write_calls(self, since: int, provider: str) -> list[tuple[str, str]]:
+        """(method, path) of the write calls to ``provider`` since ``since``."""
+        return [(r["method"], r["path"]) for r in self.writes(since, provider)]
+
     def webhooks(self, provider: str) -> list[dict[str, Any]]:
         return list(self.admin.get(f"/webhooks/{provider}").raise_for_status().json())
+
+    def only_webhook(self, provider: str) -> dict[str, Any]:
+        """The one webhook ``provider`` holds (there must be exactly one)."""
+        held = self.webhooks(provider)
+        assert len(held) == 1, held
+        return held[0]
 
     def edit(self, provider: str, webhook_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         response = self.admin.patch(f"/webhooks/{provider}/{webhook_id}", json=dict(changes))
         return dict(response.raise_for_status().json())
+
+    def delivery(self, provider: str, webhook_id: str) -> tuple[dict[str, str], bytes]:
+        """(headers, body) of a test event for ``webhook_id``, signed as ``provider`` signs, not sent."""
+        made = self.admin.post(f"/deliver/{provider}/{webhook_id}", json={"send": False}).raise_for_status().json()
+        return made["headers"], made["body"].encode()
 
     def remove(self, provider: str, webhook_id: str) -> None:
         self.admin.delete(f"/webhooks/{provider}/{webhook_id}").raise_for_status()
@@ -184,6 +211,28 @@ class EngineStack:
 
     def close(self) -> None:
         self.admin.close()
+
+
+def outside_secrets(value: Any) -> Any:
+    """An exported state (which shows secrets) with every secret-marked value taken out:
+    whatever is left is stored in the clear."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return "[secret]"
+        return {k: outside_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [outside_secrets(v) for v in value]
+    return value
+
+
+def assert_no_plaintext(stack: EngineStack, values: Iterable[str]) -> None:
+    """None of ``values`` is stored in plaintext: not in the backend's files (where secrets
+    are encrypted), and nowhere outside a secret in the export (which decrypts them)."""
+    clear = json.dumps(outside_secrets(stack.export_state()))
+    stored = stack.state_text()
+    for value in values:
+        assert value not in clear, f"{value[:4]}… is in the state outside a secret"
+        assert value not in stored, f"{value[:4]}… is stored in plaintext"
 
 
 def changes(result: auto.PreviewResult | auto.UpResult | auto.RefreshResult | auto.DestroyResult) -> dict[str, int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -19,11 +18,10 @@ from pulumi_webhooks import kotanipay, verify
 from pulumi_webhooks.sandbox.kotanipay import SANDBOX_API_KEY, SANDBOX_INTEGRATOR_ID
 
 from .conftest import StackFactory
-from .harness import EngineStack, changes
+from .harness import SECRET_SIG, EngineStack, assert_no_plaintext, changes
 
 URL = "https://hooks.example.com/kotani"
 LEGACY = {"webhook_url": "https://legacy.example.com/hooks", "webhook_events": ["system.event"]}
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 PATCH = ("PATCH", "/kotanipay/api/v3/integrator/webhook")
 
 
@@ -40,10 +38,6 @@ def program(url: str = URL, events: Sequence[str] | None = ("payment.confirmed",
     return run
 
 
-def writes(stack: EngineStack, since: int) -> list[tuple[str, str]]:
-    return [(r["method"], r["path"]) for r in stack.writes(since, "kotanipay")]
-
-
 def setting(stack: EngineStack) -> dict[str, Any] | None:
     found = stack.webhooks("kotanipay")
     assert len(found) <= 1
@@ -51,25 +45,7 @@ def setting(stack: EngineStack) -> dict[str, Any] | None:
 
 
 def delivered_with(stack: EngineStack, secret: str) -> None:
-    answer = stack.admin.post(f"/deliver/kotanipay/{SANDBOX_INTEGRATOR_ID}", json={"send": False})
-    delivery = answer.raise_for_status().json()
-    verify.kotanipay(delivery["headers"], delivery["body"].encode(), secret=secret)
-
-
-def outside_secrets(value: Any) -> Any:
-    """The exported state without its secret-marked values: what is left is stored in the clear."""
-    if isinstance(value, dict):
-        if SECRET_SIG in value:
-            return "[secret]"
-        return {k: outside_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [outside_secrets(v) for v in value]
-    return value
-
-
-def backend_text(stack: EngineStack) -> str:
-    backend = Path(stack.stack.workspace.env_vars["PULUMI_BACKEND_URL"].removeprefix("file://"))
-    return "\n".join(p.read_text(errors="replace") for p in backend.rglob("*") if p.is_file())
+    verify.kotanipay(*stack.delivery("kotanipay", SANDBOX_INTEGRATOR_ID), secret=secret)
 
 
 def test_take_over_update_drift_and_restore_on_destroy(engine_stack: StackFactory) -> None:
@@ -78,11 +54,11 @@ def test_take_over_update_drift_and_restore_on_destroy(engine_stack: StackFactor
 
     mark = stack.last_seq()
     assert changes(stack.preview()) == {"create": 2}
-    assert writes(stack, mark) == [], "preview must not write"
+    assert stack.write_calls(mark, "kotanipay") == [], "preview must not write"
 
     mark = stack.last_seq()
     assert changes(stack.up()) == {"create": 2}
-    assert writes(stack, mark) == [PATCH]  # there is no create call: the setting is taken over
+    assert stack.write_calls(mark, "kotanipay") == [PATCH]  # there is no create call: the setting is taken over
     assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, "webhook_url": URL,
                               "webhook_events": ["payment.confirmed"], "has_secret": True}
     assert stack.outputs() == {"integrator_id": SANDBOX_INTEGRATOR_ID, "url": URL,
@@ -94,7 +70,7 @@ def test_take_over_update_drift_and_restore_on_destroy(engine_stack: StackFactor
     mark = stack.last_seq()
     stack.set_program(program(url=f"{URL}/v2", events=[], secret="whsec_e2e_kotani_02"))
     assert changes(stack.up()) == {"update": 1}
-    assert writes(stack, mark) == [PATCH]
+    assert stack.write_calls(mark, "kotanipay") == [PATCH]
     assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, "webhook_url": f"{URL}/v2", "webhook_events": [],
                               "has_secret": True}
     delivered_with(stack, "whsec_e2e_kotani_02")
@@ -111,24 +87,20 @@ def test_take_over_update_drift_and_restore_on_destroy(engine_stack: StackFactor
     assert refreshed["outputs"]["events"] == ["kyc.status.changed"]
     mark = stack.last_seq()
     assert changes(stack.up()) == {"update": 1}
-    assert writes(stack, mark) == [PATCH]
+    assert stack.write_calls(mark, "kotanipay") == [PATCH]
     assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, "webhook_url": f"{URL}/v2", "webhook_events": [],
                               "has_secret": True}
 
     # Neither the webhook secrets nor the API key are stored in the clear.
     (resource,) = stack.resources("kotanipay:IntegratorWebhook")
     assert SECRET_SIG in resource["outputs"]["secret"] and SECRET_SIG in resource["inputs"]["secret"]
-    clear = json.dumps(outside_secrets(stack.export_state()))
-    stored = backend_text(stack)
-    for value in (SANDBOX_API_KEY, "whsec_e2e_kotani_01", "whsec_e2e_kotani_02"):
-        assert value not in clear, f"{value[:6]}… is in the state in plaintext"
-        assert value not in stored, f"{value[:6]}… is stored in plaintext"
+    assert_no_plaintext(stack, [SANDBOX_API_KEY, "whsec_e2e_kotani_01", "whsec_e2e_kotani_02"])
     assert SANDBOX_API_KEY not in json.dumps(stack.journal())
 
     # Destroy puts back what up found (the old secret cannot be known: the last one stays).
     mark = stack.last_seq()
     assert changes(stack.destroy()) == {"delete": 2}
-    assert writes(stack, mark) == [PATCH]
+    assert stack.write_calls(mark, "kotanipay") == [PATCH]
     assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, **LEGACY, "has_secret": True}
     assert stack.resources() == []
 
@@ -145,7 +117,7 @@ def test_fresh_integrator_dashboard_removal_and_destroy_clears(engine_stack: Sta
     assert stack.resources("kotanipay:IntegratorWebhook") == []
     mark = stack.last_seq()
     assert changes(stack.up()) == {"create": 1}
-    assert writes(stack, mark) == [PATCH]
+    assert stack.write_calls(mark, "kotanipay") == [PATCH]
     assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, "webhook_url": URL,
                               "webhook_events": ["payment.confirmed", "transaction.status.updated"],
                               "has_secret": True}

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
-
 import httpx
 import pulumi
 
 from pulumi_webhooks import phonepe
 
 from .conftest import StackFactory
-from .harness import EngineStack, changes
+from .harness import SECRET_SIG, EngineStack, assert_no_plaintext, changes
 
 PASSWORD = "Decl4redPass"
 DASHBOARD_PASSWORD = "Dashb0ardPass"
 URL = "https://hooks.example.com/phonepe"
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
 def program(url: str = URL, enabled: bool = True, webhook_id: str | None = None) -> None:
@@ -35,30 +30,10 @@ def program(url: str = URL, enabled: bool = True, webhook_id: str | None = None)
     pulumi.export("created_at", hook.created_at)
 
 
-def only_webhook(stack: EngineStack) -> dict[str, Any]:
-    held = stack.webhooks("phonepe")
-    assert len(held) == 1, held
-    return held[0]
-
-
-def stored_state(stack: EngineStack) -> str:
-    """Every file the backend keeps (checkpoints, backups, history) as stored.
-
-    ``export_stack`` of the Automation API passes ``--show-secrets``, so the
-    files themselves are what must hold no plaintext.
-    """
-    backend = Path(urlsplit(stack.stack.workspace.env_vars["PULUMI_BACKEND_URL"]).path)
-    files = sorted(p for p in (backend / ".pulumi").rglob("*") if p.is_file())
-    assert files, f"no backend files under {backend}"
-    return "\n".join(p.read_text(errors="replace") for p in files)
-
-
 def assert_no_plaintext_secret(stack: EngineStack) -> None:
-    stored = stored_state(stack)
-    credentials = [v for k, v in stack.admin.get("/config").json()["config"].items() if k in stack.secret_keys]
+    credentials = stack.credentials()
     assert credentials
-    for value in [PASSWORD, DASHBOARD_PASSWORD, *credentials]:
-        assert value not in stored, f"{value[:3]}… is stored in plaintext"
+    assert_no_plaintext(stack, [PASSWORD, DASHBOARD_PASSWORD, *credentials])
     # The password is there, as a secret: the exported (decrypted) state marks it so.
     for resource in stack.resources(":Webhook"):
         for section in ("inputs", "outputs"):
@@ -73,7 +48,7 @@ def test_lifecycle_drift_and_destroy(engine_stack: StackFactory) -> None:
     assert stack.writes(mark, "phonepe") == []
 
     assert changes(stack.up()) == {"create": 2}
-    hook = only_webhook(stack)
+    hook = stack.only_webhook("phonepe")
     webhook_id = stack.outputs()["webhook_id"]
     assert hook["id"] == webhook_id
     assert (hook["url"], hook["username"], hook["password"], hook["enabled"]) == (URL, "merchant01", PASSWORD, True)
@@ -89,7 +64,7 @@ def test_lifecycle_drift_and_destroy(engine_stack: StackFactory) -> None:
     mark = stack.last_seq()
     assert changes(stack.up()) == {"update": 1}
     assert [w["method"] for w in stack.writes(mark, "phonepe")] == ["PUT"]
-    hook = only_webhook(stack)
+    hook = stack.only_webhook("phonepe")
     assert hook["id"] == webhook_id and hook["url"] == f"{URL}/v2" and hook["enabled"] is False
 
     # A dashboard change, the password included: refresh shows it, up puts the declaration back.
@@ -97,14 +72,14 @@ def test_lifecycle_drift_and_destroy(engine_stack: StackFactory) -> None:
     assert changes(stack.refresh()) == {"update": 1}
     assert_no_plaintext_secret(stack)
     assert changes(stack.up()) == {"update": 1}
-    hook = only_webhook(stack)
+    hook = stack.only_webhook("phonepe")
     assert (hook["password"], hook["description"]) == (PASSWORD, "orders")
 
     # A dashboard delete: refresh drops it, up makes it again.
     stack.remove("phonepe", webhook_id)
     assert changes(stack.refresh()) == {"delete": 1}
     assert changes(stack.up()) == {"create": 1}
-    hook = only_webhook(stack)
+    hook = stack.only_webhook("phonepe")
     assert hook["id"] != webhook_id and hook["enabled"] is False
     assert stack.outputs()["webhook_id"] == hook["id"]
     assert_no_plaintext_secret(stack)
@@ -116,7 +91,7 @@ def test_lifecycle_drift_and_destroy(engine_stack: StackFactory) -> None:
 
 def test_adoption_by_webhook_id_creates_nothing(engine_stack: StackFactory) -> None:
     stack = engine_stack(program)
-    config = stack.admin.get("/config").json()["config"]
+    config = stack.sandbox_config
     with httpx.Client(base_url=config["phonepe:baseUrl"], timeout=30) as api:
         token = api.post("/v1/oauth/token", data={
             "client_id": config["phonepe:clientId"], "client_secret": config["phonepe:clientSecret"],
@@ -131,7 +106,7 @@ def test_adoption_by_webhook_id_creates_nothing(engine_stack: StackFactory) -> N
     mark = stack.last_seq()
     assert changes(stack.up()) == {"create": 2}
     assert stack.writes(mark, "phonepe") == []
-    assert only_webhook(stack) == existing
+    assert stack.only_webhook("phonepe") == existing
     assert stack.outputs()["webhook_id"] == existing["id"]
     assert stack.outputs()["created_at"] == existing["createdAt"]
     assert changes(stack.preview()) == {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +15,7 @@ from pulumi_webhooks.sandbox import SandboxServer
 from pulumi_webhooks.sandbox.velafi import VelaFiApp
 
 from .conftest import StackFactory
-from .harness import EngineStack, changes
+from .harness import EngineStack, assert_no_plaintext, changes, outside_secrets
 
 URL = "https://hooks.example.com/velafi"
 URL2 = "https://hooks.example.com/velafi-2"
@@ -34,44 +33,14 @@ def program_of(settings: dict[str, Any]) -> Callable[[], None]:
     return program
 
 
-def remote(stack: EngineStack) -> list[dict[str, Any]]:
-    return stack.webhooks("velafi")
-
-
-def writes(stack: EngineStack, since: int) -> list[tuple[str, str]]:
-    return [(r["method"], r["path"]) for r in stack.writes(since, "velafi")]
-
-
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-
-
-def _without_secrets(value: Any) -> Any:
-    """The exported deployment with every (decrypted) secret envelope blanked out."""
-    if isinstance(value, dict):
-        if SECRET_SIG in value:
-            return "[secret]"
-        return {k: _without_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_secrets(v) for v in value]
-    return value
-
-
 def assert_no_secret_in_state(stack: EngineStack, server: SandboxServer, *, webhook: bool = True) -> None:
-    """Credentials and tokens are never stored in plaintext: not in the backend's files (where
-    secrets are encrypted), and nowhere outside a secret in the export (which decrypts them)."""
+    """Credentials and tokens are never stored in plaintext."""
     tokens = list(server.sandbox.apps["velafi"].data["tokens"])
     assert tokens, "the provider used tokens"
-    values = [VelaFiApp.API_KEY, VelaFiApp.API_SECRET, *tokens]
-    exported = json.dumps(_without_secrets(stack.export_state()))
-    on_disk = [p.read_text(errors="replace") for p in
-               (Path(stack.stack.workspace.work_dir) / "state").rglob("*") if p.is_file()]
-    assert on_disk and any('"resources"' in text for text in on_disk)
-    for value in values:
-        assert value not in exported, f"{value[:6]}… is in the state outside a secret"
-        for text in on_disk:
-            assert value not in text, f"{value[:6]}… is stored in plaintext"
+    assert '"resources"' in stack.state_text()
+    assert_no_plaintext(stack, [VelaFiApp.API_KEY, VelaFiApp.API_SECRET, *tokens])
     if webhook:  # its own properties are there unencrypted: nothing of a VelaFi webhook is secret
-        assert '"public_key": "MII' in exported
+        assert '"public_key": "MII' in json.dumps(outside_secrets(stack.export_state()))
 
 
 def test_velafi_webhook_lifecycle(engine_stack: StackFactory, sandbox_server: SandboxServer) -> None:
@@ -86,7 +55,7 @@ def test_velafi_webhook_lifecycle(engine_stack: StackFactory, sandbox_server: Sa
     # up creates
     assert changes(stack.up()) == {"create": 2}
     first = stack.outputs()
-    [hook] = remote(stack)
+    hook = stack.only_webhook("velafi")
     assert hook["webhookId"] == first["webhook_id"]
     assert (hook["eventType"], hook["url"], hook["status"]) == ("ORDER_WEBHOOK", URL, 10)
     assert first["public_key"] == hook["publicKey"]
@@ -101,8 +70,8 @@ def test_velafi_webhook_lifecycle(engine_stack: StackFactory, sandbox_server: Sa
     settings.update(url=URL2, enabled=False)
     mark = stack.last_seq()
     assert changes(stack.up()) == {"update": 1}
-    assert writes(stack, mark) == [("PUT", f"/velafi/v2/webhook/{first['webhook_id']}")]
-    [hook] = remote(stack)
+    assert stack.write_calls(mark, "velafi") == [("PUT", f"/velafi/v2/webhook/{first['webhook_id']}")]
+    hook = stack.only_webhook("velafi")
     assert (hook["webhookId"], hook["url"], hook["status"]) == (first["webhook_id"], URL2, 20)
     assert stack.outputs()["status"] == 20
 
@@ -112,7 +81,7 @@ def test_velafi_webhook_lifecycle(engine_stack: StackFactory, sandbox_server: Sa
     second = stack.outputs()
     assert second["webhook_id"] != first["webhook_id"]
     assert second["public_key"] != first["public_key"]
-    [hook] = remote(stack)
+    hook = stack.only_webhook("velafi")
     assert (hook["webhookId"], hook["eventType"], hook["url"], hook["status"]) == (
         second["webhook_id"], "FUNDING_WEBHOOK", URL2, 20)
 
@@ -122,7 +91,7 @@ def test_velafi_webhook_lifecycle(engine_stack: StackFactory, sandbox_server: Sa
     [resource] = stack.resources("velafi:Webhook")
     assert resource["outputs"]["url"] == "https://dashboard.example.com/x"
     assert changes(stack.up()) == {"update": 1}
-    [hook] = remote(stack)
+    hook = stack.only_webhook("velafi")
     assert (hook["url"], hook["status"]) == (URL2, 20)
 
     # a dashboard delete is dropped by refresh and recreated by up
@@ -130,14 +99,14 @@ def test_velafi_webhook_lifecycle(engine_stack: StackFactory, sandbox_server: Sa
     assert changes(stack.refresh()) == {"delete": 1}
     assert changes(stack.up()) == {"create": 1}
     third = stack.outputs()
-    [hook] = remote(stack)
+    hook = stack.only_webhook("velafi")
     assert hook["webhookId"] == third["webhook_id"] != second["webhook_id"]
     assert (hook["eventType"], hook["url"], hook["status"]) == ("FUNDING_WEBHOOK", URL2, 20)
     assert_no_secret_in_state(stack, sandbox_server)
 
     # destroy leaves nothing behind
     assert changes(stack.destroy()) == {"delete": 2}
-    assert remote(stack) == []
+    assert stack.webhooks("velafi") == []
     assert stack.resources() == []
     assert_no_secret_in_state(stack, sandbox_server, webhook=False)
 
@@ -165,12 +134,12 @@ def test_velafi_adoption_by_webhook_id(engine_stack: StackFactory, sandbox_serve
 
     mark = stack.last_seq()
     assert changes(stack.up()) == {"create": 2}
-    assert writes(stack, mark) == []  # adopted as it is: no create, no update
+    assert stack.write_calls(mark, "velafi") == []  # adopted as it is: no create, no update
     assert stack.outputs()["webhook_id"] == existing["webhookId"]
     assert stack.outputs()["public_key"] == existing["publicKey"]
-    assert remote(stack) == [existing]
+    assert stack.webhooks("velafi") == [existing]
     assert changes(stack.preview()) == {}
 
     # Adopted means managed: destroy deletes it.
     assert changes(stack.destroy()) == {"delete": 2}
-    assert remote(stack) == []
+    assert stack.webhooks("velafi") == []

@@ -19,9 +19,10 @@ from pulumi_webhooks.sandbox import (
     Response,
     Sandbox,
     SandboxServer,
-    SandboxTransport,
     apps,
 )
+
+from ..helpers import SANDBOX_URL, sandbox_client
 
 
 class EchoApp(ProviderApp):
@@ -64,10 +65,6 @@ class EchoApp(ProviderApp):
         return Delivery("https://receiver.example/hook", {"X-Event": event or "ping"}, b"{}")
 
 
-def client(sb: Sandbox) -> httpx.Client:
-    return httpx.Client(transport=SandboxTransport(sb), base_url="http://sandbox.invalid")
-
-
 AUTH = {"Authorization": "Bearer echo-key"}
 
 
@@ -77,7 +74,7 @@ def test_every_provider_has_an_app() -> None:
 
 def test_routes_errors_and_journal_never_holds_credentials() -> None:
     sb = Sandbox(providers=[EchoApp])
-    c = client(sb)
+    c = sandbox_client(sb)
     assert c.post("/echo/hooks", json={"url": "u"}, headers=AUTH).status_code == 201
     assert c.post("/echo/hooks", json={}, headers={"Authorization": "Bearer nope"}).status_code == 401
     assert c.get("/echo/hooks/h1").json() == {"id": "h1", "url": "u"}
@@ -95,7 +92,7 @@ def test_routes_errors_and_journal_never_holds_credentials() -> None:
 
 def test_faults_before_and_after_commit_and_retry_after() -> None:
     sb = Sandbox(providers=[EchoApp], seed=3)
-    c = client(sb)
+    c = sandbox_client(sb)
     c.post("/_sandbox/faults", json={"provider": "echo", "method": "POST", "status": 429, "retry_after": 2,
                                      "count": 1})
     r = c.post("/echo/hooks", json={}, headers=AUTH)
@@ -119,7 +116,7 @@ def test_faults_before_and_after_commit_and_retry_after() -> None:
 def test_fault_rate_is_a_probability_and_seeded() -> None:
     def failures(seed: int) -> int:
         sb = Sandbox(providers=[EchoApp], seed=seed)
-        c = client(sb)
+        c = sandbox_client(sb)
         c.post("/_sandbox/faults", json={"path": "/echo/hooks/", "status": 500, "rate": 0.3})
         c.post("/echo/hooks", json={}, headers=AUTH)
         return sum(c.get("/echo/hooks/h1").status_code == 500 for _ in range(200))
@@ -130,7 +127,7 @@ def test_fault_rate_is_a_probability_and_seeded() -> None:
 
 def test_latency_fault_delays_the_answer() -> None:
     sb = Sandbox(providers=[EchoApp])
-    c = client(sb)
+    c = sandbox_client(sb)
     c.post("/_sandbox/faults", json={"latency": 0.2, "count": 1})
     started = time.perf_counter()
     c.post("/echo/hooks", json={}, headers=AUTH)
@@ -140,16 +137,16 @@ def test_latency_fault_delays_the_answer() -> None:
 def test_state_file_survives_restarts_and_reset_empties_it(tmp_path: Path) -> None:
     path = str(tmp_path / "sandbox.json")
     sb = Sandbox(state_path=path, providers=[EchoApp])
-    client(sb).post("/echo/hooks", json={"url": "kept"}, headers=AUTH)
+    sandbox_client(sb).post("/echo/hooks", json={"url": "kept"}, headers=AUTH)
     again = Sandbox(state_path=path, providers=[EchoApp])
-    assert client(again).get("/echo/hooks/h1").json()["url"] == "kept"
-    client(again).post("/_sandbox/reset")
+    assert sandbox_client(again).get("/echo/hooks/h1").json()["url"] == "kept"
+    sandbox_client(again).post("/_sandbox/reset")
     assert Sandbox(state_path=path, providers=[EchoApp]).apps["echo"].data == {"hooks": {}}
 
 
 def test_admin_lists_removes_and_delivers_to_loopback_only() -> None:
-    sb = Sandbox(providers=[EchoApp], base_url="http://sandbox.invalid")
-    c = client(sb)
+    sb = Sandbox(providers=[EchoApp], base_url=SANDBOX_URL)
+    c = sandbox_client(sb)
     c.post("/echo/hooks", json={"url": "u"}, headers=AUTH)
     assert c.get("/_sandbox/webhooks/echo").json() == [{"id": "h1", "url": "u"}]
     assert c.get("/_sandbox/webhooks/nope").status_code == 404

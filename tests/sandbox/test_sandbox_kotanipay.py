@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 from pulumi_webhooks import verify
 from pulumi_webhooks.kotanipay import EVENTS
-from pulumi_webhooks.sandbox import Sandbox, SandboxServer, SandboxTransport
+from pulumi_webhooks.sandbox import Sandbox, SandboxServer
 from pulumi_webhooks.sandbox.kotanipay import (
     SANDBOX_API_KEY,
     SANDBOX_INTEGRATOR_ID,
@@ -23,23 +22,14 @@ from pulumi_webhooks.sandbox.kotanipay import (
     KotaniPayApp,
 )
 
+from ..helpers import SANDBOX_URL, sandbox_client
+
 INTEGRATOR = "/kotanipay/api/v3/integrator"
 WEBHOOK = "/kotanipay/api/v3/integrator/webhook"
 ADMIN = "/_sandbox"
 URL = "https://hooks.example.com/kotani"
 SECRET = "whsec_sandbox_test_01"
 AUTH = {"Authorization": f"Bearer {SANDBOX_API_KEY}"}
-
-
-@pytest.fixture
-def sb() -> Sandbox:
-    return Sandbox(base_url="http://sandbox.invalid", seed=3)
-
-
-@pytest.fixture
-def http(sb: Sandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=SandboxTransport(sb), base_url="http://sandbox.invalid") as client:
-        yield client
 
 
 def patch(http: httpx.Client, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -318,10 +308,10 @@ def test_admin_delivery_reaches_a_loopback_receiver(sb: Sandbox, http: httpx.Cli
 
 def test_state_survives_a_restart_and_reset_empties_it(tmp_path: Path) -> None:
     path = str(tmp_path / "state.json")
-    sb = Sandbox(state_path=path, base_url="http://sandbox.invalid", providers=[KotaniPayApp])
-    with httpx.Client(transport=SandboxTransport(sb), base_url="http://sandbox.invalid") as http:
+    sb = Sandbox(state_path=path, base_url=SANDBOX_URL, providers=[KotaniPayApp])
+    with sandbox_client(sb) as http:
         patch(http, full())
-    again = Sandbox(state_path=path, base_url="http://sandbox.invalid", providers=[KotaniPayApp])
+    again = Sandbox(state_path=path, base_url=SANDBOX_URL, providers=[KotaniPayApp])
     assert held(again)["webhook_url"] == URL and held(again)["webhook_secret"] == SECRET
     again.reset()
     assert held(again)["webhook_url"] is None

@@ -6,7 +6,6 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,10 @@ import httpx
 import pytest
 
 from pulumi_webhooks import verify
-from pulumi_webhooks.sandbox import Sandbox, SandboxTransport
+from pulumi_webhooks.sandbox import Sandbox
 from pulumi_webhooks.sandbox.phonepe import CLIENT_ID, CLIENT_SECRET, CLIENT_VERSION, PhonePeApp
+
+from ..helpers import SANDBOX_URL, sandbox_client
 
 HOOKS = "/phonepe/configs/v1/webhooks"
 TOKEN = "/phonepe/v1/oauth/token"
@@ -30,17 +31,6 @@ BODY: dict[str, Any] = {
 }
 FORM = {"client_id": CLIENT_ID, "client_version": CLIENT_VERSION, "client_secret": CLIENT_SECRET,
         "grant_type": "client_credentials"}
-
-
-@pytest.fixture
-def sb() -> Sandbox:
-    return Sandbox(base_url="http://sandbox.invalid", seed=7)
-
-
-@pytest.fixture
-def http(sb: Sandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=SandboxTransport(sb), base_url="http://sandbox.invalid") as client:
-        yield client
 
 
 def token(http: httpx.Client) -> str:
@@ -338,8 +328,8 @@ def test_config_points_a_stack_here_with_secret_credentials(http: httpx.Client) 
 
 def test_state_and_journal_hold_no_credential_or_token(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    sb = Sandbox(state_path=str(state), base_url="http://sandbox.invalid", seed=3)
-    with httpx.Client(transport=SandboxTransport(sb), base_url="http://sandbox.invalid") as http:
+    sb = Sandbox(state_path=str(state), base_url=SANDBOX_URL, seed=3)
+    with sandbox_client(sb) as http:
         access = token(http)
         hook = create(http, {"Authorization": f"O-Bearer {access}"})
     saved = state.read_text()
@@ -348,8 +338,8 @@ def test_state_and_journal_hold_no_credential_or_token(tmp_path: Path) -> None:
     journal = json.dumps(sb.journal)
     assert access not in journal and CLIENT_SECRET not in journal
 
-    again = Sandbox(state_path=str(state), base_url="http://sandbox.invalid", seed=3)
+    again = Sandbox(state_path=str(state), base_url=SANDBOX_URL, seed=3)
     assert [h["id"] for h in again.apps["phonepe"].webhooks()] == [hook["id"]]
-    with httpx.Client(transport=SandboxTransport(again), base_url="http://sandbox.invalid") as http:
+    with sandbox_client(again) as http:
         # Tokens survive a restart with --state, as PhonePe's would.
         assert http.get(HOOKS, headers={"Authorization": f"O-Bearer {access}"}).status_code == 200

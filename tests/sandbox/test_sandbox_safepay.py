@@ -14,13 +14,15 @@ import httpx
 import pytest
 
 from pulumi_webhooks import verify
-from pulumi_webhooks.sandbox import Sandbox, SandboxTransport
+from pulumi_webhooks.sandbox import Sandbox
 from pulumi_webhooks.sandbox.safepay import (
     SANDBOX_AGGREGATOR_ID,
     SANDBOX_SECOND_AGGREGATOR_ID,
     SANDBOX_SECRET_KEY,
     SafepayApp,
 )
+
+from ..helpers import SANDBOX_URL, sandbox_client
 
 AUTH = {"X-SFPY-AGGREGATOR-SECRET-KEY": SANDBOX_SECRET_KEY}
 BASE = f"/safepay/v1/aggregators/{SANDBOX_AGGREGATOR_ID}/webhooks"
@@ -31,18 +33,8 @@ BODY: dict[str, Any] = {"url": "https://hooks.example.com/raast", "description":
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
-@pytest.fixture
-def sb() -> Sandbox:
-    return Sandbox(base_url="http://sandbox.invalid", seed=7)
-
-
-@pytest.fixture
-def api(sb: Sandbox) -> httpx.Client:
-    return httpx.Client(transport=SandboxTransport(sb), base_url="http://sandbox.invalid")
-
-
-def create(api: httpx.Client, base: str = BASE, **changes: Any) -> dict[str, Any]:
-    response = api.post(base, headers=AUTH, json={**BODY, **changes})
+def create(http: httpx.Client, base: str = BASE, **changes: Any) -> dict[str, Any]:
+    response = http.post(base, headers=AUTH, json={**BODY, **changes})
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()["data"]
     return data
@@ -68,8 +60,8 @@ def assert_wrapped_401(response: httpx.Response, fragment: str = "") -> None:
 # -- create ---------------------------------------------------------------------------------------
 
 
-def test_create_returns_the_endpoint_and_its_secret(api: httpx.Client) -> None:
-    response = api.post(BASE, headers=AUTH, json=BODY)
+def test_create_returns_the_endpoint_and_its_secret(http: httpx.Client) -> None:
+    response = http.post(BASE, headers=AUTH, json=BODY)
     assert response.status_code == 200
     body = response.json()
     assert body["api_version"] == "v1"
@@ -86,13 +78,13 @@ def test_create_returns_the_endpoint_and_its_secret(api: httpx.Client) -> None:
         assert RFC3339.match(endpoint[stamp]), endpoint[stamp]
 
 
-def test_create_defaults(api: httpx.Client) -> None:
-    minimal = api.post(BASE, headers=AUTH, json={"url": "https://a.example.com", "event_types": ["refund.failed"]})
+def test_create_defaults(http: httpx.Client) -> None:
+    minimal = http.post(BASE, headers=AUTH, json={"url": "https://a.example.com", "event_types": ["refund.failed"]})
     assert minimal.status_code == 200
     endpoint = minimal.json()["data"]["endpoint"]
     assert endpoint["description"] == "" and endpoint["enabled"] is True
     # Absent means the default; an explicit null is not a value of either field.
-    nulls = api.post(BASE, headers=AUTH, json={**BODY, "description": None, "enabled": None})
+    nulls = http.post(BASE, headers=AUTH, json={**BODY, "description": None, "enabled": None})
     assert_flat(nulls, 400, "error.bad_request", "description", "enabled")
 
 
@@ -111,14 +103,14 @@ def test_create_defaults(api: httpx.Client) -> None:
         ({**BODY, "secret": "mine"}, ("secret", "not permitted")),
     ],
 )
-def test_create_rules(api: httpx.Client, body: dict[str, Any], fragments: tuple[str, ...]) -> None:
-    assert_flat(api.post(BASE, headers=AUTH, json=body), 400, "error.bad_request", *fragments)
+def test_create_rules(http: httpx.Client, body: dict[str, Any], fragments: tuple[str, ...]) -> None:
+    assert_flat(http.post(BASE, headers=AUTH, json=body), 400, "error.bad_request", *fragments)
 
 
-def test_create_needs_a_json_object(api: httpx.Client) -> None:
-    assert_flat(api.post(BASE, headers=AUTH, content=b"{nope"), 400, "error.bad_request", "not valid JSON")
-    assert_flat(api.post(BASE, headers=AUTH, json=["x"]), 400, "error.bad_request", "JSON object")
-    assert_flat(api.post(BASE, headers=AUTH), 400, "error.bad_request", "JSON object")
+def test_create_needs_a_json_object(http: httpx.Client) -> None:
+    assert_flat(http.post(BASE, headers=AUTH, content=b"{nope"), 400, "error.bad_request", "not valid JSON")
+    assert_flat(http.post(BASE, headers=AUTH, json=["x"]), 400, "error.bad_request", "JSON object")
+    assert_flat(http.post(BASE, headers=AUTH), 400, "error.bad_request", "JSON object")
 
 
 # -- auth -------------------------------------------------------------------------------------------
@@ -147,11 +139,11 @@ def _every_call(token: str) -> list[tuple[str, str, Any]]:
     ],
 )
 def test_every_call_needs_the_aggregator_key(
-    api: httpx.Client, sb: Sandbox, call: int, headers: dict[str, str], base: str, fragment: str
+    http: httpx.Client, sb: Sandbox, call: int, headers: dict[str, str], base: str, fragment: str
 ) -> None:
-    token = create(api)["endpoint"]["token"]
+    token = create(http)["endpoint"]["token"]
     method, suffix, body = _every_call(token)[call]
-    response = api.request(method, base + suffix, headers=headers, json=body)
+    response = http.request(method, base + suffix, headers=headers, json=body)
     assert_wrapped_401(response, fragment)
     assert SANDBOX_SECRET_KEY not in response.text
     assert len(sb.apps["safepay"].data["endpoints"]) == 1
@@ -161,53 +153,53 @@ def test_every_call_needs_the_aggregator_key(
 # -- list, get ---------------------------------------------------------------------------------------
 
 
-def test_list_pages_with_string_count(api: httpx.Client) -> None:
-    tokens = [create(api, url=f"https://hooks.example.com/{i}")["endpoint"]["token"] for i in range(12)]
-    create(api, SECOND)
-    first = api.get(BASE, headers=AUTH).json()
+def test_list_pages_with_string_count(http: httpx.Client) -> None:
+    tokens = [create(http, url=f"https://hooks.example.com/{i}")["endpoint"]["token"] for i in range(12)]
+    create(http, SECOND)
+    first = http.get(BASE, headers=AUTH).json()
     assert first["api_version"] == "v1"
     assert first["data"]["count"] == "12"
     assert [e["token"] for e in first["data"]["endpoints"]] == tokens[:10]  # default page of 10
-    page = api.get(BASE, headers=AUTH, params={"limit": "5", "offset": "10"}).json()["data"]
+    page = http.get(BASE, headers=AUTH, params={"limit": "5", "offset": "10"}).json()["data"]
     assert [e["token"] for e in page["endpoints"]] == tokens[10:]
-    assert api.get(BASE, headers=AUTH, params={"offset": "20"}).json()["data"] == {"endpoints": [], "count": "12"}
-    assert len(api.get(BASE, headers=AUTH, params={"limit": "1000"}).json()["data"]["endpoints"]) == 12
-    assert api.get(SECOND, headers=AUTH).json()["data"]["count"] == "1"
+    assert http.get(BASE, headers=AUTH, params={"offset": "20"}).json()["data"] == {"endpoints": [], "count": "12"}
+    assert len(http.get(BASE, headers=AUTH, params={"limit": "1000"}).json()["data"]["endpoints"]) == 12
+    assert http.get(SECOND, headers=AUTH).json()["data"]["count"] == "1"
 
 
 @pytest.mark.parametrize(("params", "fragment"), [({"limit": "0"}, "limit"), ({"limit": "ten"}, "limit"),
                                                   ({"offset": "-1"}, "offset")])
-def test_list_rejects_bad_paging(api: httpx.Client, params: dict[str, str], fragment: str) -> None:
-    assert_flat(api.get(BASE, headers=AUTH, params=params), 400, "error.bad_request", fragment)
+def test_list_rejects_bad_paging(http: httpx.Client, params: dict[str, str], fragment: str) -> None:
+    assert_flat(http.get(BASE, headers=AUTH, params=params), 400, "error.bad_request", fragment)
 
 
-def test_get_one_and_not_found(api: httpx.Client) -> None:
-    made = create(api)
+def test_get_one_and_not_found(http: httpx.Client) -> None:
+    made = create(http)
     token = made["endpoint"]["token"]
-    got = api.get(f"{BASE}/{token}", headers=AUTH)
+    got = http.get(f"{BASE}/{token}", headers=AUTH)
     assert got.status_code == 200
     assert got.json() == {"api_version": "v1", "data": {"endpoint": made["endpoint"]}}
-    assert_flat(api.get(f"{BASE}/wh_00000000-0000-4000-8000-000000000000", headers=AUTH), 404, "error.not_found")
+    assert_flat(http.get(f"{BASE}/wh_00000000-0000-4000-8000-000000000000", headers=AUTH), 404, "error.not_found")
     # It exists, but in the other aggregator: not found there.
-    assert_flat(api.get(f"{SECOND}/{token}", headers=AUTH), 404, "error.not_found")
+    assert_flat(http.get(f"{SECOND}/{token}", headers=AUTH), 404, "error.not_found")
 
 
 # -- update, rotate, delete -----------------------------------------------------------------------------
 
 
-def test_update_changes_only_what_is_sent(api: httpx.Client) -> None:
-    made = create(api)["endpoint"]
+def test_update_changes_only_what_is_sent(http: httpx.Client) -> None:
+    made = create(http)["endpoint"]
     token = made["token"]
-    response = api.put(f"{BASE}/{token}", headers=AUTH, json={"description": "renamed", "enabled": False})
+    response = http.put(f"{BASE}/{token}", headers=AUTH, json={"description": "renamed", "enabled": False})
     assert response.status_code == 200
     endpoint = response.json()["data"]["endpoint"]
     assert (endpoint["description"], endpoint["enabled"], endpoint["url"]) == ("renamed", False, made["url"])
     assert endpoint["event_filter_json"] == made["event_filter_json"]
     assert endpoint["updated_at"] >= made["updated_at"] and endpoint["created_at"] == made["created_at"]
     assert endpoint["secret"] == made["secret"] and endpoint["secret_version"] == 1
-    events = api.put(f"{BASE}/{token}", headers=AUTH, json={"event_types": ["refund.canceled"]}).json()
+    events = http.put(f"{BASE}/{token}", headers=AUTH, json={"event_types": ["refund.canceled"]}).json()
     assert json.loads(events["data"]["endpoint"]["event_filter_json"]) == ["refund.canceled"]
-    assert api.put(f"{BASE}/{token}", headers=AUTH).status_code == 200  # every field is optional
+    assert http.put(f"{BASE}/{token}", headers=AUTH).status_code == 200  # every field is optional
 
 
 @pytest.mark.parametrize(
@@ -220,19 +212,19 @@ def test_update_changes_only_what_is_sent(api: httpx.Client) -> None:
         ({"token": "wh_other"}, ("token", "not permitted")),
     ],
 )
-def test_update_rules(api: httpx.Client, body: dict[str, Any], fragments: tuple[str, ...]) -> None:
-    token = create(api)["endpoint"]["token"]
-    assert_flat(api.put(f"{BASE}/{token}", headers=AUTH, json=body), 400, "error.bad_request", *fragments)
+def test_update_rules(http: httpx.Client, body: dict[str, Any], fragments: tuple[str, ...]) -> None:
+    token = create(http)["endpoint"]["token"]
+    assert_flat(http.put(f"{BASE}/{token}", headers=AUTH, json=body), 400, "error.bad_request", *fragments)
 
 
-def test_update_of_unknown_is_not_found(api: httpx.Client) -> None:
-    assert_flat(api.put(f"{BASE}/wh_nope", headers=AUTH, json={"enabled": False}), 404, "error.not_found")
+def test_update_of_unknown_is_not_found(http: httpx.Client) -> None:
+    assert_flat(http.put(f"{BASE}/wh_nope", headers=AUTH, json={"enabled": False}), 404, "error.not_found")
 
 
-def test_rotate_makes_a_new_secret(api: httpx.Client) -> None:
-    made = create(api)
+def test_rotate_makes_a_new_secret(http: httpx.Client) -> None:
+    made = create(http)
     token = made["endpoint"]["token"]
-    response = api.put(f"{BASE}/{token}/rotate", headers=AUTH)
+    response = http.put(f"{BASE}/{token}/rotate", headers=AUTH)
     assert response.status_code == 200
     data = response.json()["data"]
     assert set(data) == {"endpoint", "secret", "rotated_at"}
@@ -241,30 +233,30 @@ def test_rotate_makes_a_new_secret(api: httpx.Client) -> None:
     assert data["endpoint"]["secret_version"] == 2
     assert data["endpoint"]["secret_rotated_at"] == data["rotated_at"]
     assert RFC3339.match(data["rotated_at"])
-    again = api.put(f"{BASE}/{token}/rotate", headers=AUTH).json()["data"]
+    again = http.put(f"{BASE}/{token}/rotate", headers=AUTH).json()["data"]
     assert again["endpoint"]["secret_version"] == 3
-    assert_flat(api.put(f"{BASE}/wh_nope/rotate", headers=AUTH), 404, "error.not_found")
+    assert_flat(http.put(f"{BASE}/wh_nope/rotate", headers=AUTH), 404, "error.not_found")
 
 
-def test_delete_then_gone(api: httpx.Client) -> None:
-    token = create(api)["endpoint"]["token"]
-    response = api.delete(f"{BASE}/{token}", headers=AUTH)
+def test_delete_then_gone(http: httpx.Client) -> None:
+    token = create(http)["endpoint"]["token"]
+    response = http.delete(f"{BASE}/{token}", headers=AUTH)
     assert response.status_code == 200
     assert response.json() == {"api_version": "v1", "data": {}}
-    assert_flat(api.get(f"{BASE}/{token}", headers=AUTH), 404, "error.not_found")
-    assert_flat(api.delete(f"{BASE}/{token}", headers=AUTH), 404, "error.not_found")
+    assert_flat(http.get(f"{BASE}/{token}", headers=AUTH), 404, "error.not_found")
+    assert_flat(http.delete(f"{BASE}/{token}", headers=AUTH), 404, "error.not_found")
 
 
-def test_unknown_method_and_route_use_the_flat_envelope(api: httpx.Client) -> None:
-    token = create(api)["endpoint"]["token"]
-    assert_flat(api.patch(f"{BASE}/{token}", headers=AUTH, json={}), 405, "error.method_not_allowed")
-    assert_flat(api.get("/safepay/v1/elsewhere", headers=AUTH), 404, "error.not_found")
+def test_unknown_method_and_route_use_the_flat_envelope(http: httpx.Client) -> None:
+    token = create(http)["endpoint"]["token"]
+    assert_flat(http.patch(f"{BASE}/{token}", headers=AUTH, json={}), 405, "error.method_not_allowed")
+    assert_flat(http.get("/safepay/v1/elsewhere", headers=AUTH), 404, "error.not_found")
 
 
-def test_injected_faults_speak_safepay(sb: Sandbox, api: httpx.Client) -> None:
-    admin = httpx.Client(transport=SandboxTransport(sb), base_url="http://sandbox.invalid/_sandbox")
+def test_injected_faults_speak_safepay(sb: Sandbox, http: httpx.Client) -> None:
+    admin = sandbox_client(sb, "/_sandbox")
     admin.post("/faults", json={"provider": "safepay", "status": 429, "retry_after": 2, "count": 1})
-    response = api.get(BASE, headers=AUTH)
+    response = http.get(BASE, headers=AUTH)
     assert_flat(response, 429, "INJECTED_FAULT")
     assert response.headers["Retry-After"] == "2"
     app = sb.apps["safepay"]
@@ -276,44 +268,44 @@ def test_injected_faults_speak_safepay(sb: Sandbox, api: httpx.Client) -> None:
 # -- admin ------------------------------------------------------------------------------------------------
 
 
-def test_admin_config_lists_the_credentials(sb: Sandbox, api: httpx.Client) -> None:
-    settings = api.get("/_sandbox/config").json()
+def test_admin_config_lists_the_credentials(sb: Sandbox, http: httpx.Client) -> None:
+    settings = http.get("/_sandbox/config").json()
     assert settings["config"]["safepay:secretKey"] == SANDBOX_SECRET_KEY
     assert settings["config"]["safepay:aggregatorId"] == SANDBOX_AGGREGATOR_ID
     assert settings["config"]["safepay:baseUrl"] == "http://sandbox.invalid/safepay"
     assert "safepay:secretKey" in settings["secrets"] and "safepay:aggregatorId" not in settings["secrets"]
 
 
-def test_admin_lists_edits_and_removes(api: httpx.Client) -> None:
-    made = create(api)["endpoint"]
+def test_admin_lists_edits_and_removes(http: httpx.Client) -> None:
+    made = create(http)["endpoint"]
     token = made["token"]
-    listed = api.get("/_sandbox/webhooks/safepay").json()
+    listed = http.get("/_sandbox/webhooks/safepay").json()
     assert listed == [made]
 
-    edited = api.patch(f"/_sandbox/webhooks/safepay/{token}", json={"url": "https://dash.example.com/x",
+    edited = http.patch(f"/_sandbox/webhooks/safepay/{token}", json={"url": "https://dash.example.com/x",
                                                                      "event_types": ["settlement.on_hold"]})
     assert edited.status_code == 200
     assert edited.json()["url"] == "https://dash.example.com/x"
     assert json.loads(edited.json()["event_filter_json"]) == ["settlement.on_hold"]
-    assert api.get(f"{BASE}/{token}", headers=AUTH).json()["data"]["endpoint"]["url"] == "https://dash.example.com/x"
+    assert http.get(f"{BASE}/{token}", headers=AUTH).json()["data"]["endpoint"]["url"] == "https://dash.example.com/x"
 
-    rotated = api.patch(f"/_sandbox/webhooks/safepay/{token}", json={"rotate": True}).json()
+    rotated = http.patch(f"/_sandbox/webhooks/safepay/{token}", json={"rotate": True}).json()
     assert rotated["secret_version"] == 2 and rotated["secret"] != made["secret"]
 
-    bad = api.patch(f"/_sandbox/webhooks/safepay/{token}", json={"event_types": ["payment.lost"]})
+    bad = http.patch(f"/_sandbox/webhooks/safepay/{token}", json={"event_types": ["payment.lost"]})
     assert bad.status_code == 400 and "payment.lost" in bad.json()["error"]
-    assert api.patch(f"/_sandbox/webhooks/safepay/{token}", json={"rotate": "yes"}).status_code == 400
-    assert api.patch("/_sandbox/webhooks/safepay/wh_nope", json={}).status_code == 404
+    assert http.patch(f"/_sandbox/webhooks/safepay/{token}", json={"rotate": "yes"}).status_code == 400
+    assert http.patch("/_sandbox/webhooks/safepay/wh_nope", json={}).status_code == 404
 
-    assert api.delete(f"/_sandbox/webhooks/safepay/{token}").status_code == 204
-    assert api.get("/_sandbox/webhooks/safepay").json() == []
-    assert api.delete(f"/_sandbox/webhooks/safepay/{token}").status_code == 404
+    assert http.delete(f"/_sandbox/webhooks/safepay/{token}").status_code == 204
+    assert http.get("/_sandbox/webhooks/safepay").json() == []
+    assert http.delete(f"/_sandbox/webhooks/safepay/{token}").status_code == 404
 
 
-def test_admin_delivery_is_signed_as_safepay_signs(api: httpx.Client) -> None:
-    made = create(api)
+def test_admin_delivery_is_signed_as_safepay_signs(http: httpx.Client) -> None:
+    made = create(http)
     token = made["endpoint"]["token"]
-    answer = api.post(f"/_sandbox/deliver/safepay/{token}", json={"event": "refund.completed", "send": False})
+    answer = http.post(f"/_sandbox/deliver/safepay/{token}", json={"event": "refund.completed", "send": False})
     assert answer.status_code == 200
     delivery = answer.json()
     assert delivery["url"] == BODY["url"]
@@ -330,24 +322,24 @@ def test_admin_delivery_is_signed_as_safepay_signs(api: httpx.Client) -> None:
         verify.safepay(headers, body + b" ", secret=made["secret"])
 
     # A rotation changes the key that signs.
-    rotated = api.put(f"{BASE}/{token}/rotate", headers=AUTH).json()["data"]["secret"]
-    later = api.post(f"/_sandbox/deliver/safepay/{token}", json={"send": False}).json()
+    rotated = http.put(f"{BASE}/{token}/rotate", headers=AUTH).json()["data"]["secret"]
+    later = http.post(f"/_sandbox/deliver/safepay/{token}", json={"send": False}).json()
     verify.safepay(later["headers"], later["body"].encode(), secret=rotated)
     assert later["headers"]["X-SFPY-EVENT-TYPE"] in BODY["event_types"]  # defaults to a subscribed event
     with pytest.raises(verify.SignatureError):
         verify.safepay(later["headers"], later["body"].encode(), secret=made["secret"])
 
-    assert api.post(f"/_sandbox/deliver/safepay/{token}", json={"event": "payout.done", "send": False}
+    assert http.post(f"/_sandbox/deliver/safepay/{token}", json={"event": "payout.done", "send": False}
                     ).status_code == 400
-    assert api.post("/_sandbox/deliver/safepay/wh_nope", json={"send": False}).status_code == 404
+    assert http.post("/_sandbox/deliver/safepay/wh_nope", json={"send": False}).status_code == 404
 
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     path = str(tmp_path / "state.json")
-    first = Sandbox(state_path=path, base_url="http://sandbox.invalid", seed=3)
-    client = httpx.Client(transport=SandboxTransport(first), base_url="http://sandbox.invalid")
+    first = Sandbox(state_path=path, base_url=SANDBOX_URL, seed=3)
+    client = sandbox_client(first)
     made = create(client)
-    second = Sandbox(state_path=path, base_url="http://sandbox.invalid", seed=3)
+    second = Sandbox(state_path=path, base_url=SANDBOX_URL, seed=3)
     assert second.apps["safepay"].webhooks() == [made["endpoint"]]
     saved = Path(path).read_text()
     assert SANDBOX_SECRET_KEY not in saved
@@ -355,8 +347,8 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
 
 def test_ids_are_deterministic_for_a_seed() -> None:
     def first_token(seed: int) -> str:
-        sb = Sandbox(base_url="http://sandbox.invalid", seed=seed, providers=[SafepayApp])
-        client = httpx.Client(transport=SandboxTransport(sb), base_url="http://sandbox.invalid")
+        sb = Sandbox(base_url=SANDBOX_URL, seed=seed, providers=[SafepayApp])
+        client = sandbox_client(sb)
         return str(create(client)["endpoint"]["token"])
 
     assert first_token(5) == first_token(5) != first_token(6)

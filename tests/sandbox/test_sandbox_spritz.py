@@ -7,7 +7,6 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +14,14 @@ import httpx
 import pytest
 
 from pulumi_webhooks import verify
-from pulumi_webhooks.sandbox import Sandbox, SandboxTransport
+from pulumi_webhooks.sandbox import Sandbox
 from pulumi_webhooks.sandbox.spritz import API_KEY, INTEGRATOR_KEY, INTEGRATOR_SECRET, SpritzApp
+
+from ..helpers import SANDBOX_URL, sandbox_client
 
 WEBHOOKS = "/spritz/v1/integrator/webhooks"
 SECRET = "/spritz/v1/integrator/webhook-secret"
 URL = "https://hooks.example.com/spritz"
-
-
-@pytest.fixture
-def sb() -> Sandbox:
-    return Sandbox(base_url="http://sandbox.invalid", seed=7)
-
-
-@pytest.fixture
-def http(sb: Sandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=SandboxTransport(sb), base_url="http://sandbox.invalid") as client:
-        yield client
 
 
 def signed_headers(method: str, signed_path: str, body: bytes = b"", *, ts: int | None = None,
@@ -350,14 +340,14 @@ def test_credentials_and_their_secrecy(sb: Sandbox) -> None:
 
 def test_state_survives_a_restart_and_the_journal_holds_no_secret(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    first = Sandbox(state_path=str(state), base_url="http://sandbox.invalid", seed=3)
-    with httpx.Client(transport=SandboxTransport(first), base_url="http://sandbox.invalid") as http:
+    first = Sandbox(state_path=str(state), base_url=SANDBOX_URL, seed=3)
+    with sandbox_client(first) as http:
         made = create(http, events=["payment.completed"])
         call(http, "POST", SECRET, {"secret": "persisted-secret-1"})
     journal = json.dumps(first.journal)
     for value in (API_KEY, INTEGRATOR_KEY, INTEGRATOR_SECRET, "persisted-secret-1"):
         assert value not in journal
-    second = Sandbox(state_path=str(state), base_url="http://sandbox.invalid", seed=3)
+    second = Sandbox(state_path=str(state), base_url=SANDBOX_URL, seed=3)
     assert second.apps["spritz"].webhooks() == [made]
     assert second.apps["spritz"].data["secret"] == "persisted-secret-1"
     second.reset()

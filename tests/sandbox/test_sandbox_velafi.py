@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +15,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pulumi_webhooks import velafi, verify
-from pulumi_webhooks.sandbox import Fault, Sandbox, SandboxTransport
+from pulumi_webhooks.sandbox import Fault, Sandbox
 from pulumi_webhooks.sandbox.velafi import VelaFiApp
 
+from ..helpers import SANDBOX_URL, sandbox_client
+
 URL = "https://hooks.example.com/velafi"
-
-
-@pytest.fixture
-def sb() -> Sandbox:
-    return Sandbox(base_url="http://sandbox.invalid", seed=7)
-
-
-@pytest.fixture
-def http(sb: Sandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=SandboxTransport(sb), base_url="http://sandbox.invalid") as client:
-        yield client
 
 
 def signed(timestamp: int | None = None, secret: str = VelaFiApp.API_SECRET) -> dict[str, str]:
@@ -329,11 +320,11 @@ def test_no_private_key_or_credential_leaves_the_sandbox(sb: Sandbox, http: http
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     path = str(tmp_path / "state.json")
-    first = Sandbox(state_path=path, base_url="http://sandbox.invalid", seed=1)
-    with httpx.Client(transport=SandboxTransport(first), base_url="http://sandbox.invalid") as client:
+    first = Sandbox(state_path=path, base_url=SANDBOX_URL, seed=1)
+    with sandbox_client(first) as client:
         made = create(client, {"X-BH-TOKEN": get_token(client)})
-    second = Sandbox(state_path=path, base_url="http://sandbox.invalid", seed=1)
-    with httpx.Client(transport=SandboxTransport(second), base_url="http://sandbox.invalid") as client:
+    second = Sandbox(state_path=path, base_url=SANDBOX_URL, seed=1)
+    with sandbox_client(second) as client:
         token = {"X-BH-TOKEN": get_token(client)}
         assert envelope(client.get("/velafi/v2/webhooks?status=10", headers=token))[3] == [made]
         again = create(client, token, url="https://hooks.example.com/after-restart")

@@ -23,6 +23,8 @@ from pulumi_webhooks._http import (
     redact,
 )
 
+from ..helpers import in_threads
+
 SPEC = ConnectionSpec(
     namespace="acme",
     title="Acme",
@@ -304,21 +306,7 @@ def test_concurrent_refusals_of_one_token_fetch_one_new_token() -> None:
     server = TokenServer()
     server.accepted = {"tok-2-abcd"}  # every thread waits for tok-1, then has it refused
     c = token_client(server)
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(8)
-
-    def work() -> None:
-        try:
-            barrier.wait()
-            c.request("list webhooks", "GET", "/hooks")
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = in_threads(lambda: c.request("list webhooks", "GET", "/hooks"), together=True)
     assert errors == []
     assert server.issued == ["tok-1-abcd", "tok-2-abcd"]
 

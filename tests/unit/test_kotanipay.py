@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import pickle
 import re
 import time
@@ -11,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import dill
 import httpx
 import pulumi
 import pytest
@@ -38,6 +36,8 @@ from pulumi_webhooks.kotanipay import (
 )
 from pulumi_webhooks.sandbox import Fault, Sandbox
 from pulumi_webhooks.sandbox.kotanipay import SANDBOX_API_KEY, SANDBOX_INTEGRATOR_ID
+
+from ..helpers import pickled_provider, pulumi_mocks
 
 URL = "https://hooks.example.com/kotani"
 SECRET = "whsec_unit_test_0001"
@@ -363,7 +363,7 @@ def test_auth_sends_the_key_as_bearer_and_registers_it_for_redaction() -> None:
     client.request("read", "GET", "/api/v3/integrator")
     assert seen == [f"Bearer {SANDBOX_API_KEY}"]
     assert client.redact(f"key {SANDBOX_API_KEY}") == "key ***"
-    assert kotanipay.ApiKeyAuth().renew() is False
+    assert kotanipay.ApiKeyAuth().renew(httpx.Request("GET", "https://kotani.invalid/api/v3/integrator")) is False
 
 
 def test_threads_share_one_client(sandbox: Sandbox, provider: IntegratorWebhookProvider) -> None:
@@ -648,23 +648,12 @@ def test_resource_declares_outputs_and_secrets() -> None:
     assert set(provider.outputs) <= set(IntegratorWebhook.__annotations__)
 
 
-class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        self.resources.append(args)
-        return SANDBOX_INTEGRATOR_ID, {**args.inputs, "integrator_id": SANDBOX_INTEGRATOR_ID,
-                                       "original_url": "", "original_events": []}
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return {}, None
+def _mocked(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+    return SANDBOX_INTEGRATOR_ID, {"integrator_id": SANDBOX_INTEGRATOR_ID, "original_url": "", "original_events": []}
 
 
 def test_the_resource_builds_wraps_the_secret_and_pickles_by_reference() -> None:
-    mocks = _Mocks()
-    pulumi.runtime.set_mocks(mocks, preview=False)
-    try:
+    with pulumi_mocks(_mocked) as resources:
         @pulumi.runtime.test  # type: ignore[untyped-decorator]
         def build() -> pulumi.Output[None]:
             hook = IntegratorWebhook("kotani", url=URL, secret=SECRET, events=["payment.confirmed"])
@@ -677,18 +666,13 @@ def test_the_resource_builds_wraps_the_secret_and_pickles_by_reference() -> None
                                      ).apply(check)
 
         build()
-    finally:
-        pulumi.runtime.settings.reset_options()
-    [args] = mocks.resources
+    [args] = resources
     assert args.typ == "pulumi-python:dynamic/kotanipay:IntegratorWebhook"
     inputs = {k: v for k, v in args.inputs.items() if k != PROVIDER_KEY}
     # The secret reaches the engine in its secret envelope, never as plain text.
     assert inputs.pop("secret") == {pulumi.runtime.rpc._special_sig_key: pulumi.runtime.rpc._special_secret_sig,
                                     "value": SECRET}
     assert inputs == {"url": URL, "events": ["payment.confirmed"]}
-    serialized = args.inputs[PROVIDER_KEY]
-    if isinstance(serialized, dict):  # the engine's secret envelope
-        serialized = serialized["value"]
-    provider = dill.loads(base64.b64decode(serialized))
+    provider, serialized = pickled_provider(args)
     assert type(provider) is IntegratorWebhookProvider and vars(provider) == {}
     assert len(serialized) < 1000  # by reference, not by value

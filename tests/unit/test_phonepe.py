@@ -43,6 +43,8 @@ from pulumi_webhooks.phonepe import (
 from pulumi_webhooks.sandbox import Fault, Sandbox
 from pulumi_webhooks.sandbox.phonepe import CLIENT_SECRET
 
+from ..helpers import in_threads
+
 ARGS: dict[str, Any] = {
     "url": "https://hooks.example.com/phonepe",
     "events": ["pg.order.failed", "pg.order.completed"],
@@ -318,21 +320,13 @@ def test_token_request_is_the_documented_form_and_header(fake_env: None) -> None
 
 def test_one_token_per_credential_shared_by_threads(fake_env: None) -> None:
     fake = FakePhonePe()
-    errors: list[BaseException] = []
 
     def work() -> None:
-        try:
-            for _ in range(5):
-                list_webhooks()
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for _ in range(5):
+            list_webhooks()
 
     with use(fake):
-        threads = [threading.Thread(target=work) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = in_threads(work)
     assert errors == []
     assert fake.issued == ["tok1-abcdef"]
     assert len(fake.seen_auth) == 40
@@ -358,13 +352,14 @@ def test_token_is_renewed_shortly_before_expires_at(fake_env: None) -> None:
     assert len(fake.issued) == 2
 
 
-def test_a_401_renews_once_then_succeeds(fake_env: None) -> None:
-    def api(request: httpx.Request) -> httpx.Response:
-        if request.headers["Authorization"] == "O-Bearer tok1-abcdef":
-            return httpx.Response(401, json={"code": "AUTHORIZATION_FAILED", "message": "token expired"})
-        return httpx.Response(200, json={"webhooks": []})
+def _refuse_the_first_token(request: httpx.Request) -> httpx.Response:
+    if request.headers["Authorization"] == "O-Bearer tok1-abcdef":
+        return httpx.Response(401, json={"code": "AUTHORIZATION_FAILED", "message": "token expired"})
+    return httpx.Response(200, json={"webhooks": []})
 
-    fake = FakePhonePe(api=api)
+
+def test_a_401_renews_once_then_succeeds(fake_env: None) -> None:
+    fake = FakePhonePe(api=_refuse_the_first_token)
     with use(fake):
         assert list_webhooks() == []
     assert fake.issued == ["tok1-abcdef", "tok2-abcdef"]
@@ -384,28 +379,9 @@ def test_a_persistent_401_is_an_authentication_error_after_one_renewal(fake_env:
 
 
 def test_concurrent_401s_of_one_token_fetch_one_new_token(fake_env: None) -> None:
-    def api(request: httpx.Request) -> httpx.Response:
-        if request.headers["Authorization"] == "O-Bearer tok1-abcdef":
-            return httpx.Response(401, json={"code": "AUTHORIZATION_FAILED", "message": "token expired"})
-        return httpx.Response(200, json={"webhooks": []})
-
-    fake = FakePhonePe(api=api)
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(8)
-
-    def work() -> None:
-        try:
-            barrier.wait()
-            list_webhooks()
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
+    fake = FakePhonePe(api=_refuse_the_first_token)
     with use(fake):
-        threads = [threading.Thread(target=work) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = in_threads(list_webhooks, together=True)
     assert errors == []
     assert fake.issued == ["tok1-abcdef", "tok2-abcdef"]
 

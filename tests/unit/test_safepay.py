@@ -30,6 +30,8 @@ from pulumi_webhooks.sandbox.safepay import (
     SANDBOX_SECRET_KEY,
 )
 
+from ..helpers import sandbox_client
+
 URL = "https://hooks.example.com/safepay"
 OTHER_AGG = "agg_00000000-0000-4000-8000-000000000000"
 
@@ -565,7 +567,7 @@ def test_delete_and_delete_again(sandbox: Sandbox, provider: RaastWebhookProvide
 
 
 def _make_remote(sandbox: Sandbox, aggregator: str = SANDBOX_AGGREGATOR_ID, **body: Any) -> dict[str, Any]:
-    client = httpx.Client(transport=SandboxTransport(sandbox), base_url="http://sandbox.invalid")
+    client = sandbox_client(sandbox)
     response = client.post(f"/safepay/v1/aggregators/{aggregator}/webhooks",
                            headers={"X-SFPY-AGGREGATOR-SECRET-KEY": SANDBOX_SECRET_KEY},
                            json={"url": URL, "event_types": ["payment.completed"], **body})

@@ -6,12 +6,10 @@ import base64
 import inspect
 import json
 import pickle
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import dill  # type: ignore[import-untyped]
 import httpx
 import pulumi
 import pytest
@@ -29,6 +27,8 @@ from pulumi_webhooks._errors import (
 from pulumi_webhooks._lifecycle import UNKNOWN
 from pulumi_webhooks.sandbox import Fault, Sandbox
 from pulumi_webhooks.sandbox.velafi import VelaFiApp
+
+from ..helpers import in_threads, pickled_provider, pulumi_mocks, sandbox_client
 
 URL = "https://hooks.example.com/velafi"
 PROVIDER = velafi.VelaFiWebhookProvider()
@@ -330,19 +330,7 @@ def test_one_token_serves_every_call(sandbox: Sandbox) -> None:
 
 
 def test_threads_share_one_token_request(sandbox: Sandbox) -> None:
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            velafi.list_webhooks()
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = in_threads(velafi.list_webhooks)
     assert errors == []
     assert token_requests(sandbox) == 1
 
@@ -530,7 +518,7 @@ def test_a_lost_disabled_create_is_found_and_disabled(sandbox: Sandbox) -> None:
 
 def test_a_repeated_submit_finds_the_first_submission(sandbox: Sandbox) -> None:
     # The same create already went through a moment ago (e.g. sent by a retrying proxy).
-    client = httpx.Client(transport=_http._transport_override, base_url="http://sandbox.invalid/velafi")
+    client = sandbox_client(sandbox, "/velafi")
     token = client.get("/v2/token/generate", params=_signed_params(),
                        headers={"X-BH-APIKEY": VelaFiApp.API_KEY}).json()["data"]["token"]
     first = client.post("/v2/webhook", json={"eventType": "ORDER_WEBHOOK", "url": URL},
@@ -586,23 +574,13 @@ def test_connection_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> N
 # -- program under mocks ----------------------------------------------------------------------------------
 
 
-class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        self.resources.append(args)
-        id_ = f"{args.name}-id"
-        return id_, {**args.inputs, "webhook_id": id_, "status": 20, "public_key": "MIIBmock"}
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return {}, None
+def _mocked(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+    id_ = f"{args.name}-id"
+    return id_, {"webhook_id": id_, "status": 20, "public_key": "MIIBmock"}
 
 
 def test_the_resource_builds_and_pickles_its_provider_under_mocks() -> None:
-    mocks = _Mocks()
-    pulumi.runtime.set_mocks(mocks, preview=False)
-    try:
+    with pulumi_mocks(_mocked) as resources:
         @pulumi.runtime.test  # type: ignore[untyped-decorator]
         def build() -> pulumi.Output[None]:
             hook = velafi.Webhook("hook", event_type="ORDER_WEBHOOK", url=URL, enabled=False)
@@ -614,15 +592,10 @@ def test_the_resource_builds_and_pickles_its_provider_under_mocks() -> None:
                                      hook.event_type, hook.url).apply(outputs)
 
         build()
-    finally:
-        pulumi.runtime.settings.reset_options()
-    [args] = mocks.resources
+    [args] = resources
     assert args.typ == "pulumi-python:dynamic/velafi:Webhook"
     assert {k: v for k, v in args.inputs.items() if k != "__provider"} == {
         "event_type": "ORDER_WEBHOOK", "url": URL, "enabled": False}
-    serialized = args.inputs["__provider"]
-    if isinstance(serialized, dict):  # the engine's secret envelope
-        serialized = serialized["value"]
-    provider = dill.loads(base64.b64decode(serialized))
+    provider, serialized = pickled_provider(args)
     assert type(provider) is velafi.VelaFiWebhookProvider and vars(provider) == {}
     assert len(serialized) < 1000  # by reference, not by value

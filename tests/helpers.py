@@ -1,0 +1,83 @@
+"""Helpers shared by the test suites (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dill  # type: ignore[import-untyped]
+import httpx
+import pulumi
+
+from pulumi_webhooks._lifecycle import PROVIDER_KEY
+from pulumi_webhooks.sandbox import Sandbox, SandboxTransport
+
+#: The base URL of an in-process sandbox (never resolved: a transport serves it).
+SANDBOX_URL = "http://sandbox.invalid"
+
+
+def sandbox_client(sb: Sandbox, path: str = "") -> httpx.Client:
+    """A client whose requests ``sb`` answers in-process, based at ``path`` below the sandbox."""
+    return httpx.Client(transport=SandboxTransport(sb), base_url=SANDBOX_URL + path)
+
+
+def in_threads(work: Callable[[], object], threads: int = 8, *, together: bool = False) -> list[BaseException]:
+    """Run ``work`` on ``threads`` threads (all released at once when ``together``);
+    what they raised, so that a test can assert it is nothing."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(threads)
+
+    def run() -> None:
+        try:
+            if together:
+                barrier.wait()
+            work()
+        except BaseException as exc:  # pragma: no cover - reported to the test
+            errors.append(exc)
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+    return errors
+
+
+#: What a mocked resource answers: its id and the outputs added to its inputs.
+MockOutputs = Callable[[pulumi.runtime.MockResourceArgs], tuple[str, dict[str, Any]]]
+
+
+class _RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, outputs: MockOutputs) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self._outputs = outputs
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        self.resources.append(args)
+        id_, outputs = self._outputs(args)
+        return id_, {**args.inputs, **outputs}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+@contextlib.contextmanager
+def pulumi_mocks(outputs: MockOutputs) -> Iterator[list[pulumi.runtime.MockResourceArgs]]:
+    """Pulumi programs inside the block run against mocks; yields the resources they register."""
+    mocks = _RecordingMocks(outputs)
+    pulumi.runtime.set_mocks(mocks, preview=False)
+    try:
+        yield mocks.resources
+    finally:
+        pulumi.runtime.settings.reset_options()
+
+
+def pickled_provider(args: pulumi.runtime.MockResourceArgs) -> tuple[Any, str]:
+    """The dynamic provider a mocked resource was registered with: unpickled, and as serialized."""
+    serialized = args.inputs[PROVIDER_KEY]
+    if isinstance(serialized, dict):  # the engine's secret envelope
+        serialized = serialized["value"]
+    return dill.loads(base64.b64decode(serialized)), serialized
