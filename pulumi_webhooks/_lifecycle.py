@@ -64,7 +64,8 @@ def is_unknown(value: Any) -> bool:
     return False
 
 
-def _reason(error: Mapping[str, Any]) -> str:
+def rule_of(error: Mapping[str, Any]) -> str:
+    """The rule a pydantic error states, in plain words (without pydantic's prefixes)."""
     message = str(error.get("msg", "is invalid"))
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
@@ -99,7 +100,7 @@ def validate_fields(
             instance = validator.validate_assignment(model.model_construct(), name, value)
         except ValidationError as exc:
             for error in exc.errors():
-                failures.append((name, _reason(error)))
+                failures.append((name, rule_of(error)))
             continue
         result[name] = getattr(instance, name)
     for name in values:
@@ -111,7 +112,7 @@ def validate_fields(
         except ValidationError as exc:
             for error in exc.errors():
                 loc = error.get("loc") or ("",)
-                failures.append((str(loc[0]) if loc else "", _reason(error)))
+                failures.append((str(loc[0]) if loc else "", rule_of(error)))
     return result, failures
 
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from .._lifecycle import _reason
+from .._lifecycle import rule_of
 
 ADMIN_PREFIX = "_sandbox"
 
@@ -30,7 +30,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 def field_errors(exc: ValidationError) -> list[str]:
     """Pydantic's errors as "field: rule" lines, in the plain words resource checks use."""
-    return [f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {_reason(error)}" for error in exc.errors()]
+    return [f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {rule_of(error)}" for error in exc.errors()]
 
 
 class Headers(Mapping[str, str]):

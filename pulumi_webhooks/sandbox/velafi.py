@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from pulumi_webhooks._lifecycle import _reason
+from pulumi_webhooks._lifecycle import rule_of
 from pulumi_webhooks.velafi import (
     ACTIVE_STATUSES,
     CODE_INVALID_API_KEY,
@@ -155,7 +155,7 @@ def _validated(model: type[BaseModel], body: Any) -> Any:
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = error.get("loc") or ("body",)
-        raise _invalid(str(loc[0]), _reason(error)) from None
+        raise _invalid(str(loc[0]), rule_of(error)) from None
 
 
 class VelaFiApp(ProviderApp):
