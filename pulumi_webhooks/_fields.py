@@ -17,13 +17,13 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 class Payload(BaseModel):
     """Base of every payload model: unknown fields are errors, assignment is validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True, defer_build=True)
 
 
 class Lenient(BaseModel):
     """Base of response models: providers add fields over time, so extras are ignored."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
 
 def _url(value: str, schemes: tuple[str, ...]) -> str:
