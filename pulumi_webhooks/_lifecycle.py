@@ -164,7 +164,14 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs, failures = validate_fields(self.args_model, news, ignore=self.outputs)
-        return CheckResult(inputs, [CheckFailure(f, r) for f, r in failures])
+        return CheckResult(inputs, [self._check_failure(f, r) for f, r in failures])
+
+    def _check_failure(self, field: str, rule: str) -> CheckFailure:
+        # The engine prints a failing property's value beside the rule, in plaintext even for
+        # a secret: a secret's failure names its field in the reason instead.
+        if field in self.secret_properties:
+            return CheckFailure("", f"{field}: {rule}")
+        return CheckFailure(field, rule)
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed: list[str] = []

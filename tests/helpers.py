@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import dill  # type: ignore[import-untyped]
 import httpx
 import pulumi
+from pulumi.dynamic import CheckFailure
 
 from pulumi_webhooks._lifecycle import PROVIDER_KEY
 from pulumi_webhooks.sandbox import Sandbox, SandboxTransport
@@ -81,3 +82,15 @@ def pickled_provider(args: pulumi.runtime.MockResourceArgs) -> tuple[Any, str]:
     if isinstance(serialized, dict):  # the engine's secret envelope
         serialized = serialized["value"]
     return dill.loads(base64.b64decode(serialized)), serialized
+
+
+def failures_by_field(failures: Iterable[CheckFailure]) -> dict[str, str]:
+    """Check failures as field -> rule; a secret's failure names its field in the reason."""
+    found: dict[str, str] = {}
+    for failure in failures:
+        if failure.property:
+            found[failure.property] = failure.reason
+        else:
+            field, _, rule = failure.reason.partition(": ")
+            found[field] = rule
+    return found

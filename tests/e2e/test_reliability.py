@@ -199,3 +199,17 @@ def test_interrupted_up_then_up_again_ends_correct_without_duplicates(
     preview = subprocess.run(["pulumi", "preview", "--expect-no-changes", "--non-interactive"], cwd=project,
                              env=env, capture_output=True, text=True)
     assert preview.returncode == 0, preview.stdout
+
+
+def test_invalid_secrets_fail_preview_without_being_shown(engine_stack: StackFactory) -> None:
+    def program() -> None:
+        phonepe.Webhook("p", url="https://hooks.example.com/p", events=["pg.order.completed"],
+                        username="valid01", password="onlyletters")
+        kotanipay.IntegratorWebhook("k", url="https://hooks.example.com/k", secret="  short-lived-secret  ")
+
+    stack = engine_stack(program)
+    with pytest.raises(Exception) as failed:
+        stack.preview()
+    text = "\n".join(stack.output) + str(failed.value)
+    assert "password: must contain both letters and digits" in text
+    assert "onlyletters" not in text

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from pydantic import AfterValidator
 
 from pulumi_webhooks._config import ConnectionSpec, Setting, set_stack_config, stack_config_value
 from pulumi_webhooks._errors import ConfigurationError, InputError, NotFoundError, TransientError, WebhookError
 from pulumi_webhooks._fields import HttpsUrl, Payload, event_list
 from pulumi_webhooks._lifecycle import UNKNOWN, WebhookProvider, validate_fields
+
+from ..helpers import failures_by_field
 
 EVENTS = ("order.paid", "order.failed", "refund.done")
 
@@ -22,6 +25,16 @@ class ToyArgs(Payload):
     secret: str | None = None
     region: str = "eu"
     webhook_id: str | None = None
+
+
+def _long_enough(value: str) -> str:
+    if len(value) < 8:
+        raise ValueError("must be at least 8 characters")
+    return value
+
+
+class StrictArgs(ToyArgs):
+    secret: Annotated[str, AfterValidator(_long_enough)] | None = None
 
 
 class ToyProvider(WebhookProvider[ToyArgs]):
@@ -83,14 +96,14 @@ def test_check_normalises_and_fills_defaults(toy: ToyProvider) -> None:
 
 def test_check_names_the_field_and_the_rule(toy: ToyProvider) -> None:
     result = toy.check({}, {"url": "http://a.example", "events": ["order.payd"], "colour": "red"})
-    failures = {f.property: f.reason for f in result.failures}
+    failures = failures_by_field(result.failures)
     assert "https://" in failures["url"]
     assert "did you mean 'order.paid'" in failures["events"]
     assert failures["colour"] == "is not an argument of this resource"
 
 
 def test_check_requires_required_fields_and_rejects_bare_strings(toy: ToyProvider) -> None:
-    failures = {f.property: f.reason for f in toy.check({}, {"events": "order.paid"}).failures}
+    failures = failures_by_field(toy.check({}, {"events": "order.paid"}).failures)
     assert failures["url"] == "is required"
     assert "list of event names" in failures["events"]
 
@@ -231,3 +244,11 @@ def test_connection_settings_resolve_config_then_env_then_default(monkeypatch: p
     monkeypatch.delenv("ACME_ENVIRONMENT")
     with pytest.raises(ConfigurationError, match=r"pulumi config set --secret acme:apiKey.*ACME_API_KEY"):
         spec.resolve().require("apiKey")
+
+
+def test_a_secret_failure_never_shows_its_value(toy: ToyProvider) -> None:
+    class Strict(ToyProvider):
+        args_model = StrictArgs
+
+    result = Strict().check({}, {"url": "https://a.example", "secret": "hunter2"})
+    assert [(f.property, f.reason) for f in result.failures] == [("", "secret: must be at least 8 characters")]

@@ -37,7 +37,7 @@ from pulumi_webhooks.kotanipay import (
 from pulumi_webhooks.sandbox import Fault, Sandbox
 from pulumi_webhooks.sandbox.kotanipay import SANDBOX_API_KEY, SANDBOX_INTEGRATOR_ID
 
-from ..helpers import pickled_provider, pulumi_mocks
+from ..helpers import failures_by_field, pickled_provider, pulumi_mocks
 
 URL = "https://hooks.example.com/kotani"
 SECRET = "whsec_unit_test_0001"
@@ -64,7 +64,7 @@ def declared(**overrides: Any) -> dict[str, Any]:
 
 
 def failures(provider: IntegratorWebhookProvider, news: dict[str, Any]) -> dict[str, str]:
-    return {f.property: f.reason for f in provider.check({}, {**news, PROVIDER_KEY: "p"}).failures}
+    return failures_by_field(provider.check({}, {**news, PROVIDER_KEY: "p"}).failures)
 
 
 # -- check -------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from pulumi_webhooks.phonepe import (
 from pulumi_webhooks.sandbox import Fault, Sandbox
 from pulumi_webhooks.sandbox.phonepe import CLIENT_SECRET
 
-from ..helpers import in_threads
+from ..helpers import failures_by_field, in_threads
 
 ARGS: dict[str, Any] = {
     "url": "https://hooks.example.com/phonepe",
@@ -60,7 +60,7 @@ def provider() -> PhonePeWebhookProvider:
 
 
 def failures(provider: PhonePeWebhookProvider, **news: Any) -> dict[str, str]:
-    return {f.property: f.reason for f in provider.check({}, {**ARGS, **news, "__provider": "p"}).failures}
+    return failures_by_field(provider.check({}, {**ARGS, **news, "__provider": "p"}).failures)
 
 
 def remote(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
@@ -113,7 +113,7 @@ def test_events_of_every_product_page_are_accepted(provider: PhonePeWebhookProvi
 
 def test_required_arguments(provider: PhonePeWebhookProvider) -> None:
     result = provider.check({}, {"description": "x"})
-    reasons = {f.property: f.reason for f in result.failures}
+    reasons = failures_by_field(result.failures)
     assert reasons == {"url": "is required", "events": "is required", "username": "is required",
                        "password": "is required"}
 

@@ -30,7 +30,7 @@ from pulumi_webhooks.sandbox.safepay import (
     SANDBOX_SECRET_KEY,
 )
 
-from ..helpers import sandbox_client
+from ..helpers import failures_by_field, sandbox_client
 
 URL = "https://hooks.example.com/safepay"
 OTHER_AGG = "agg_00000000-0000-4000-8000-000000000000"
@@ -51,7 +51,7 @@ def failures(provider: RaastWebhookProvider, **news: Any) -> dict[str, str]:
     base: dict[str, Any] = {"url": URL, "event_types": ["payment.completed"]}
     base.update(news)
     base = {k: v for k, v in base.items() if v is not ...}
-    return {f.property: f.reason for f in provider.check({}, base).failures}
+    return failures_by_field(provider.check({}, base).failures)
 
 
 # -- check ----------------------------------------------------------------------------------

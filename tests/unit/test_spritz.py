@@ -38,6 +38,8 @@ from pulumi_webhooks.spritz import (
     WebhookSecretProvider,
 )
 
+from ..helpers import failures_by_field
+
 URL = "https://hooks.example.com/spritz"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -58,7 +60,7 @@ def outs(result: CreateResult | ReadResult | UpdateResult) -> dict[str, Any]:
 
 
 def failures(result: Any) -> dict[str, str]:
-    return {f.property: f.reason for f in result.failures}
+    return failures_by_field(result.failures)
 
 
 # -- check -------------------------------------------------------------------------------------

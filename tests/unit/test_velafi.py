@@ -28,7 +28,7 @@ from pulumi_webhooks._lifecycle import UNKNOWN
 from pulumi_webhooks.sandbox import Fault, Sandbox
 from pulumi_webhooks.sandbox.velafi import VelaFiApp
 
-from ..helpers import in_threads, pickled_provider, pulumi_mocks, sandbox_client
+from ..helpers import failures_by_field, in_threads, pickled_provider, pulumi_mocks, sandbox_client
 
 URL = "https://hooks.example.com/velafi"
 PROVIDER = velafi.VelaFiWebhookProvider()
@@ -37,7 +37,7 @@ PROVIDER = velafi.VelaFiWebhookProvider()
 def check(**news: Any) -> dict[str, str]:
     """{field: reason} of every failure."""
     result = PROVIDER.check({}, {"__provider": "p", **news})
-    return {f.property: f.reason for f in result.failures}
+    return failures_by_field(result.failures)
 
 
 def valid(**overrides: Any) -> dict[str, Any]:
