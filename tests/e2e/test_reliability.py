@@ -73,6 +73,7 @@ def test_up_converges_under_injected_faults_without_duplicates(engine_stack: Sta
     journal = stack.journal(mark)
     injected = [r for r in journal if r["dropped"] or r["status"] in (429, 502, 503, 504)]
     assert len(injected) >= 10, "the faults were not exercised"
+    print(f"faults injected: {len(injected)} of {len(journal)} requests")
     assert_exactly_the_fleet(stack)
 
     stack.clear_faults()
