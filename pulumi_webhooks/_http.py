@@ -14,6 +14,7 @@ import email.utils
 import json
 import os
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -178,6 +179,20 @@ def json_or_none(response: httpx.Response) -> Any:
         return None
 
 
+_tls_lock = threading.Lock()
+_tls: ssl.SSLContext | None = None
+
+
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context (httpx's default trust store) for every client of the process:
+    loading the CA bundle costs ~20 ms, once per client otherwise."""
+    global _tls
+    with _tls_lock:
+        if _tls is None:
+            _tls = httpx.create_ssl_context()
+        return _tls
+
+
 # Tests route every client to an in-process transport through this hook.
 _transport_override: httpx.BaseTransport | None = None
 
@@ -214,6 +229,7 @@ class ApiClient:
             base_url=connection.base_url,
             timeout=self.policy.timeout,
             transport=_transport_override,
+            verify=_tls_context(),
             headers={"User-Agent": "pulumi-webhooks", "Accept": "application/json"},
         )
         self._extra_secrets: set[str] = set()
