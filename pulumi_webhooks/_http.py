@@ -443,28 +443,19 @@ class TokenCache:
     one token request instead of each making their own.
     """
 
-    def __init__(self, fetch: Callable[[], tuple[str, float]] | None = None, skew: float = 60.0) -> None:
-        self._fetch = fetch
+    def __init__(self, skew: float = 60.0) -> None:
         self._skew = skew
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_at = 0.0
 
-    def get(self, fetch: Callable[[], tuple[str, float]] | None = None) -> str:
-        """The cached token; a missing or expiring one is replaced by ``fetch()``
-        (else the constructor's fetch), which returns (token, expiry epoch seconds)."""
+    def get(self, fetch: Callable[[], tuple[str, float]]) -> str:
+        """The cached token; a missing or expiring one is replaced by ``fetch()``,
+        which returns (token, expiry in epoch seconds)."""
         with self._lock:
             if self._token is None or time.time() >= self._expires_at - self._skew:
-                fetch = fetch or self._fetch
-                if fetch is None:
-                    raise TypeError("TokenCache.get needs a fetch function")
                 self._token, self._expires_at = fetch()
             return self._token
-
-    def clear(self) -> bool:
-        with self._lock:
-            self._token = None
-        return True
 
     def invalidate(self, token: str | None) -> bool:
         """Forget ``token`` if it is still the cached one; True when it was.

@@ -24,7 +24,6 @@ write-only one is left out (its value at the provider is unknown).
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
@@ -300,27 +299,14 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
             except TransientError as exc:
                 if not exc.maybe_committed:
                     raise
-                found = self._find_quietly(args)
+                # The list calls behind api_find are retried by the client itself.
+                found = self.api_find(args)
                 if found is not None:
                     return found
                 wait = policy.delay(attempt, exc.retry_after)
                 if time.monotonic() + wait > deadline:
                     raise
                 time.sleep(wait)
-                attempt += 1
-
-    def _find_quietly(self, args: ArgsT) -> tuple[str, dict[str, Any]] | None:
-        policy = RetryPolicy.from_env()
-        deadline = time.monotonic() + policy.deadline
-        attempt = 0
-        while True:
-            try:
-                return self.api_find(args)
-            except TransientError as exc:
-                wait = policy.delay(attempt, exc.retry_after)
-                if time.monotonic() + wait > deadline:
-                    raise
-                time.sleep(wait + random.uniform(0, 0.05))
                 attempt += 1
 
 

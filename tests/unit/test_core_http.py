@@ -206,24 +206,31 @@ def test_token_cache_fetches_once_until_near_expiry() -> None:
         fetched.append(1)
         return f"token{len(fetched)}", time.time() + 3600
 
-    cache = TokenCache(fetch, skew=60)
-    assert cache.get() == cache.get() == "token1"
-    cache.clear()
-    assert cache.get() == "token2"
+    cache = TokenCache(skew=60)
+    assert cache.get(fetch) == cache.get(fetch) == "token1"
+    cache.invalidate(None)
+    assert cache.get(fetch) == "token2"
 
-    short = TokenCache(lambda: ("t", time.time() + 30), skew=60)
-    short.get()
-    short.get()  # expires within the skew: renewed every time rather than used stale
+    fetched.clear()
+    short = TokenCache(skew=60)
+    expiring = lambda: (fetch()[0], time.time() + 30)  # noqa: E731
+    short.get(expiring)
+    short.get(expiring)  # expires within the skew: renewed every time rather than used stale
+    assert len(fetched) == 2
 
 
 def test_token_cache_invalidates_only_the_token_it_still_holds() -> None:
     issued = iter(["old", "new"])
-    cache = TokenCache(lambda: (next(issued), time.time() + 3600))
-    assert cache.get() == "old"
+    cache = TokenCache()
+
+    def fetch() -> tuple[str, float]:
+        return next(issued), time.time() + 3600
+
+    assert cache.get(fetch) == "old"
     assert cache.invalidate("old") is True
-    assert cache.get() == "new"
+    assert cache.get(fetch) == "new"
     assert cache.invalidate("old") is False  # already renewed (by another thread): kept
-    assert cache.get() == "new"
+    assert cache.get(fetch) == "new"
     assert cache.invalidate(None) is True  # the refused token is unknown: forget whatever is cached
     assert cache.invalidate(None) is False
 
