@@ -7,7 +7,7 @@ resource check, the request bodies and the sandbox all enforce the same thing.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -97,12 +97,3 @@ def event_list(allowed: Sequence[str], *, min_length: int = 0) -> Any:
         return out
 
     return Annotated[list[str], BeforeValidator(_no_string), AfterValidator(normalise)]
-
-
-def one_of(allowed: Sequence[str]) -> Callable[[str], str]:
-    def check(value: str) -> str:
-        if value not in allowed:
-            raise ValueError(f"must be one of {', '.join(allowed)}, got {value!r}{suggest(value, allowed)}")
-        return value
-
-    return check

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from ._errors import WebhookError
 from ._lifecycle import WebhookProvider, WebhookResource
 
-# provider -> (resource class, variable prefix)
+# provider -> the resource class that adopts its webhooks
 RESOURCES = {
     "kotanipay": "IntegratorWebhook",
     "velafi": "Webhook",
