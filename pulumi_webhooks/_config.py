@@ -8,9 +8,11 @@ key rotation is never a diff.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,21 @@ def set_stack_config(values: Mapping[str, Any]) -> None:
 def stack_config_value(name: str) -> str | None:
     with _lock:
         return _stack_config.get(name)
+
+
+# The base URL of the webhook being operated on, as recorded in its state: an existing
+# webhook is read, updated and deleted where it was made, whatever the config says now.
+_location: contextvars.ContextVar[str | None] = contextvars.ContextVar("pulumi_webhooks_location", default=None)
+
+
+@contextlib.contextmanager
+def located_at(base_url: str | None) -> Iterator[None]:
+    """Within the block, :meth:`ConnectionSpec.resolve` uses ``base_url`` (when not None)."""
+    token = _location.set(base_url.rstrip("/") if base_url else None)
+    try:
+        yield
+    finally:
+        _location.reset(token)
 
 
 @dataclass(frozen=True)
@@ -77,25 +94,39 @@ class ConnectionSpec:
         return f"`pulumi config set {flag}{self.namespace}:{s.key}` or {s.env}"
 
     def resolve(self) -> Connection:
+        """The settings as configured now; inside :func:`located_at`, at the recorded base URL."""
         values: dict[str, str] = {}
+        origins: dict[str, str] = {}
         for s in self.settings:
             value = stack_config_value(f"{self.namespace}:{s.key}")
+            origin = f"{self.namespace}:{s.key}"
             if value is None or value == "":
                 value = os.environ.get(s.env) or None
+                origin = s.env
             if value is not None:
                 values[s.key] = value
+                origins[s.key] = origin
         environment = values.get("environment", "production")
         if environment not in ENVIRONMENTS:
             raise ConfigurationError(
                 f"{self.title}: {self.namespace}:environment must be one of "
                 f"{', '.join(ENVIRONMENTS)}, not {environment!r}"
             )
-        base_url = (values.get("baseUrl") or self.base_urls[environment]).rstrip("/")
+        if values.get("baseUrl"):
+            base_url, origin = values["baseUrl"].rstrip("/"), origins["baseUrl"]
+        else:
+            base_url = self.base_urls[environment].rstrip("/")
+            origin = f"the documented {environment} host"
         if not base_url.startswith(("http://", "https://")):
             raise ConfigurationError(
                 f"{self.title}: {self.namespace}:baseUrl must be an http(s) URL, not {base_url!r}"
             )
-        return Connection(spec=self, environment=environment, base_url=base_url, values=values)
+        recorded = _location.get()
+        if recorded is not None and recorded != base_url:
+            base_url, origin = recorded, "the state (where the webhook was made)"
+        return Connection(
+            spec=self, environment=environment, base_url=base_url, values=values, base_url_origin=origin
+        )
 
 
 @dataclass(frozen=True)
@@ -106,6 +137,14 @@ class Connection:
     environment: str
     base_url: str
     values: Mapping[str, str] = field(repr=False)
+    #: What chose ``base_url``: a config key, an environment variable, the documented host or the state.
+    base_url_origin: str = ""
+
+    def where(self) -> str:
+        """The base URL and what chose it, with the settings that change it, for error messages."""
+        base = self.spec.setting("baseUrl")
+        origin = f"from {self.base_url_origin}; " if self.base_url_origin else ""
+        return f"{self.base_url} ({origin}set with {self.spec.namespace}:{base.key} or {base.env})"
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)

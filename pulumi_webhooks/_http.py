@@ -273,8 +273,9 @@ class ApiClient:
         ``credentials_request`` marks the call that obtains a token: a client
         error (4xx, not transient) means the credentials were refused and raises
         :class:`AuthenticationError` naming them; a 404 means the token URL is
-        wrong and raises a plain :class:`ApiError`, never :class:`NotFoundError`
-        (which would read as "the webhook is gone" and make a delete succeed).
+        wrong and raises a plain :class:`ApiError` naming the URL and the setting
+        that chose it, never :class:`NotFoundError` (which would read as "the
+        webhook is gone" and make a delete succeed).
         """
         if idempotent is None:
             idempotent = method.upper() != "POST"
@@ -299,7 +300,10 @@ class ApiClient:
                     return response
                 if credentials_request and 400 <= failure.status < 500 and not self.dialect.is_transient(failure):
                     if failure.status == 404:
-                        raise self._api_error(ApiError, operation, failure, sensitive)
+                        # No token endpoint there: the base URL (or token URL) is wrong.
+                        where = f"nothing answers {response.request.url.copy_with(query=None)}; " \
+                                f"base URL {self.connection.where()}"
+                        raise self._api_error(ApiError, operation, failure, sensitive, where=where)
                     raise self._api_error(AuthenticationError, operation, failure, sensitive, hint=True)
                 if failure.status in (401, 403) and authenticated:
                     if (
@@ -376,8 +380,11 @@ class ApiClient:
         failure: Failure,
         sensitive: tuple[str, ...],
         hint: bool = False,
+        where: str | None = None,
     ) -> ApiError:
         message = self.redact(failure.message or "", sensitive) or None
+        if where:
+            message = f"{message} — {where}" if message else where
         if hint:
             keys = ", ".join(self.connection.spec.credentials)
             message = f"{message or 'credentials rejected'} (check the credentials {keys})"

@@ -20,12 +20,31 @@ updates it with olds made of the declared arguments overlaid with what was
 read: a declared argument the API does not return (a trigger such as
 Safepay's ``rotation``) is therefore never seen as a change, while a
 write-only one is left out (its value at the provider is unknown).
+
+Where a webhook lives: its state records the base URL it was made at
+(``base_url``). Read, update and delete go there, whatever the config says
+now; a configured base URL that differs from the recorded one is a
+replacement (made at the new one, deleted at the old), never a silent move.
+
+"Gone" is concluded only from an answer that proves it: a read that finds no
+such webhook. A "not found" from a delete or an update is confirmed by a read
+first, and a "not found" from the read itself (a list or an account endpoint
+that does not exist) means the base URL is wrong: an error naming the setting.
+
+A create whose answer was lost (``maybe_committed``) looks for what it made
+before sending again, and takes only a webhook it can have made: one that
+matches the declaration, that the account did not hold before this process's
+first create (one list per provider location and operation), and that no
+other create of this process has taken. When it finds none it looks once more
+after a pause (a slow create may commit after the client gave up) and only
+then sends again.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 import pulumi
@@ -40,20 +59,27 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 from pydantic import BaseModel, ValidationError
 
-from ._config import set_stack_config
-from ._errors import InputError, NotFoundError, TransientError, WebhookError
+from ._config import ConnectionSpec, located_at, set_stack_config
+from ._errors import ConfigurationError, InputError, NotFoundError, TransientError, WebhookError
 from ._http import RetryPolicy
 
-#: What the engine sends for a value it does not know yet (during preview).
+#: What the engine sends for a value it does not know yet (during preview). The SDK hands
+#: it to Check and Diff either as this string or as a ``pulumi.output.Unknown`` object.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 PROVIDER_KEY = "__provider"
+#: The output recording where a webhook lives: its provider's base URL when it was made.
+LOCATION_OUTPUT = "base_url"
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
 
 def is_unknown(value: Any) -> bool:
+    """True when ``value`` is, or contains, a value the engine does not know yet."""
+    if isinstance(value, Unknown):
+        return True
     if isinstance(value, str):
         return value == UNKNOWN
     if isinstance(value, (list, tuple)):
@@ -134,6 +160,8 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
     adopt_argument: ClassVar[str | None] = "webhook_id"
     #: Human name for messages, e.g. "PhonePe webhook".
     noun: ClassVar[str] = "webhook"
+    #: How to reach the provider; with it, the state records where each webhook lives.
+    connection_spec: ClassVar[ConnectionSpec | None] = None
 
     # -- hooks -------------------------------------------------------------
     def api_create(self, args: ArgsT) -> tuple[str, dict[str, Any]]:
@@ -152,9 +180,14 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         """Delete ``id_``; NotFoundError means it is already gone, which is success."""
         raise NotImplementedError
 
-    def api_find(self, args: ArgsT) -> tuple[str, dict[str, Any]] | None:
-        """A webhook that matches ``args``, used when a create's answer was lost."""
+    def api_list(self) -> list[str] | None:
+        """The ids the account holds now, or None when the API cannot list them."""
         return None
+
+    def api_matches(self, args: ArgsT) -> list[tuple[str, dict[str, Any]]]:
+        """Webhooks that a create of ``args`` can have made (id, live properties), oldest first;
+        used when a create's answer was lost."""
+        return []
 
     # -- engine entry points -------------------------------------------------
     def configure(self, req: ConfigureRequest) -> None:
@@ -162,7 +195,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         set_stack_config(raw)
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs, failures = validate_fields(self.args_model, news, ignore=self.outputs)
+        inputs, failures = validate_fields(self.args_model, news, ignore=(*self.outputs, LOCATION_OUTPUT))
         return CheckResult(inputs, [self._check_failure(f, r) for f, r in failures])
 
     def _check_failure(self, field: str, rule: str) -> CheckFailure:
@@ -187,6 +220,11 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
                 changed.append(name)
                 if name in self.replace_on:
                     replaces.append(name)
+        recorded = olds.get(LOCATION_OUTPUT)
+        if isinstance(recorded, str) and recorded and recorded.rstrip("/") != self._configured_location():
+            # Made at another host: make it at the configured one, delete it where it is.
+            changed.append(LOCATION_OUTPUT)
+            replaces.append(LOCATION_OUTPUT)
         return DiffResult(
             changes=bool(changed),
             replaces=replaces,
@@ -196,22 +234,36 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         args = self._args(props)
+        location = self._configured_location()
         adopt = getattr(args, self.adopt_argument, None) if self.adopt_argument else None
         if adopt:
             id_, live = self._adopt(adopt, args)
         else:
-            id_, live = self._create_once(args)
-        return CreateResult(id_, self._outputs(args, live, id_))
+            try:
+                id_, live = self._create_once(args, location)
+            except NotFoundError as exc:
+                raise self._misplaced(exc) from None
+        outs = self._outputs(args, live, id_)
+        if location is not None:
+            outs[LOCATION_OUTPUT] = location
+        return CreateResult(id_, outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = {k: v for k, v in props.items() if k != PROVIDER_KEY}
-        live = self.api_read(id_, state)
+        location = self._location(state)
+        with located_at(location):
+            try:
+                live = self.api_read(id_, state)
+            except NotFoundError as exc:
+                raise self._misplaced(exc) from None
         if live is None:
             return ReadResult(id_="", outs={})
         outs = dict(state)
         outs.update({k: v for k, v in live.items() if k not in self.write_only})
         if self.id_output:
             outs[self.id_output] = id_
+        if location is not None:
+            outs[LOCATION_OUTPUT] = location
         inputs = {
             name: outs[name]
             for name in self.args_model.model_fields
@@ -222,25 +274,60 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         args = self._args(news)
         state = {k: v for k, v in olds.items() if k != PROVIDER_KEY}
-        try:
-            live = self.api_update(id_, state, args)
-        except NotFoundError as exc:
-            raise WebhookError(
-                f"{exc} — the {self.noun} {id_} no longer exists; run `pulumi refresh` "
-                "(or `pulumi up --refresh`) to drop it and create it again"
-            ) from None
-        return UpdateResult(outs=self._outputs(args, live, id_, previous=state))
+        location = self._location(state)
+        with located_at(location):
+            try:
+                live = self.api_update(id_, state, args)
+            except NotFoundError as exc:
+                self._confirm_gone(id_, state, exc)
+                raise WebhookError(
+                    f"{exc} — the {self.noun} {id_} no longer exists; run `pulumi refresh` "
+                    "(or `pulumi up --refresh`) to drop it and create it again"
+                ) from None
+        outs = self._outputs(args, live, id_, previous=state)
+        if location is not None:
+            outs[LOCATION_OUTPUT] = location
+        return UpdateResult(outs=outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         state = {k: v for k, v in props.items() if k != PROVIDER_KEY}
-        try:
-            self.api_delete(id_, state)
-        except NotFoundError:
-            pass
+        with located_at(self._location(state)):
+            try:
+                self.api_delete(id_, state)
+            except NotFoundError as exc:
+                self._confirm_gone(id_, state, exc)  # already gone is success
 
     # -- helpers ---------------------------------------------------------------
+    def _configured_location(self) -> str | None:
+        return self.connection_spec.resolve().base_url if self.connection_spec is not None else None
+
+    def _location(self, state: Mapping[str, Any]) -> str | None:
+        """Where the webhook of ``state`` lives: as recorded, else (older states) as configured."""
+        recorded = state.get(LOCATION_OUTPUT)
+        if isinstance(recorded, str) and recorded:
+            return recorded.rstrip("/")
+        return self._configured_location()
+
+    def _misplaced(self, exc: NotFoundError) -> WebhookError:
+        """A "not found" from a call that must exist: the base URL points at the wrong place."""
+        if self.connection_spec is None:
+            return exc
+        where = self.connection_spec.resolve().where()
+        return ConfigurationError(
+            f"{exc} — that answer means the API is not at this base URL: {where}"
+        )
+
+    def _confirm_gone(self, id_: str, state: Mapping[str, Any], exc: NotFoundError) -> None:
+        """Return when a read proves ``id_`` is gone; raise otherwise (never drop a live webhook)."""
+        try:
+            live = self.api_read(id_, state)
+        except NotFoundError:
+            raise self._misplaced(exc) from None
+        if live is not None:
+            raise exc
+
     def _args(self, props: Mapping[str, Any]) -> ArgsT:
-        values, failures = validate_fields(self.args_model, props, ignore=self.outputs)
+        values, failures = validate_fields(self.args_model, props, ignore=(*self.outputs, LOCATION_OUTPUT))
         if failures:
             field, rule = failures[0]
             raise InputError(field, rule)
@@ -270,50 +357,151 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         return outs
 
     def _adopt(self, id_: str, args: ArgsT) -> tuple[str, dict[str, Any]]:
-        declared = args.model_dump()
         # No state yet: the declaration says where to look (e.g. Safepay's aggregator).
-        live = self.api_read(id_, declared)
+        live = self.api_read(id_, args.model_dump())
         if live is None:
             raise NotFoundError(
                 self.noun, "adopt", status=404, message=f"{self.adopt_argument} {id_!r} does not exist"
             )
-        differs = any(
+        return id_, self._converge(id_, args, live)
+
+    def _converge(self, id_: str, args: ArgsT, live: dict[str, Any]) -> dict[str, Any]:
+        """Bring a webhook found live (adopted, or made by a lost create) to the declaration."""
+        if not self._differs(args, live):
+            return live
+        olds = {k: v for k, v in args.model_dump().items() if k not in self.write_only}
+        olds.update(live)
+        return self.api_update(id_, olds, args)
+
+    def _create_once(self, args: ArgsT, location: str | None) -> tuple[str, dict[str, Any]]:
+        """Create; after a lost answer, take what it made, and send again only when nothing is found."""
+        policy = RetryPolicy.from_env()
+        deadline = time.monotonic() + policy.deadline
+        place = (type(self).__qualname__, location)
+        _CLAIMS.snapshot(place, self.api_list)
+        attempt = 0
+        while True:
+            _CLAIMS.sending(place, +1)
+            try:
+                id_, live = self.api_create(args)
+            except TransientError as exc:
+                _CLAIMS.sending(place, -1)
+                if not exc.maybe_committed:
+                    raise
+                # Another create's answer may still be on its way: let it take its own webhook first.
+                _CLAIMS.settle(place, policy.timeout)
+                found = self._take_made(place, args)
+                if found is None:
+                    # A slow create can commit after the client gave up: look once more before sending again.
+                    pause = policy.delay(attempt, exc.retry_after)
+                    if exc.status is None:
+                        pause = max(pause, min(policy.timeout, 10.0))
+                    if time.monotonic() + pause > deadline:
+                        raise
+                    time.sleep(pause)
+                    found = self._take_made(place, args)
+                if found is not None:
+                    return found
+                attempt += 1
+                continue
+            except BaseException:
+                _CLAIMS.sending(place, -1)
+                raise
+            _CLAIMS.claim(place, id_)
+            _CLAIMS.sending(place, -1)
+            return id_, live
+
+    def _take_made(self, place: tuple[str, str | None], args: ArgsT) -> tuple[str, dict[str, Any]] | None:
+        """A webhook this process made for ``args`` and nobody took yet, brought to the declaration."""
+        # The list calls behind api_matches are retried by the client itself.
+        for id_, live in self.api_matches(args):
+            if _CLAIMS.take(place, id_):
+                return id_, self._converge(id_, args, live)
+        return None
+
+    def _differs(self, args: ArgsT, live: Mapping[str, Any]) -> bool:
+        declared = args.model_dump()
+        return any(
             name in live and self._normalised(name, live[name]) != declared[name]
             for name in declared
             if name != self.adopt_argument and name not in self.write_only
         ) or any(declared.get(name) is not None for name in self.write_only)
-        if differs:
-            olds = {k: v for k, v in declared.items() if k not in self.write_only}
-            olds.update(live)
-            live = self.api_update(id_, olds, args)
-        return id_, live
 
-    def _create_once(self, args: ArgsT) -> tuple[str, dict[str, Any]]:
-        """Create, retrying a lost answer only after looking for what it made."""
-        policy = RetryPolicy.from_env()
-        deadline = time.monotonic() + policy.deadline
-        attempt = 0
-        while True:
-            try:
-                return self.api_create(args)
-            except TransientError as exc:
-                if not exc.maybe_committed:
-                    raise
-                # The list calls behind api_find are retried by the client itself.
-                found = self.api_find(args)
-                if found is not None:
-                    return found
-                wait = policy.delay(attempt, exc.retry_after)
-                if time.monotonic() + wait > deadline:
-                    raise
-                time.sleep(wait)
-                attempt += 1
+
+class _Claims:
+    """Per provider location (in this process): the ids held before its first create, the ids
+    its creates have taken, and how many creates are being sent, so that a create whose
+    answer was lost takes only a webhook it can have made."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._before: dict[tuple[str, str | None], frozenset[str] | None] = {}
+        self._taken: set[tuple[tuple[str, str | None], str]] = set()
+        self._sending: dict[tuple[str, str | None], int] = {}
+        self._listing: set[tuple[str, str | None]] = set()
+
+    def snapshot(self, place: tuple[str, str | None], list_ids: Callable[[], list[str] | None]) -> None:
+        """List what ``place`` holds, once, before the first create there (others wait for it)."""
+        with self._changed:
+            while place in self._listing:
+                self._changed.wait()
+            if place in self._before:
+                return
+            self._listing.add(place)
+        try:
+            listed = list_ids()
+            with self._changed:
+                self._before[place] = None if listed is None else frozenset(listed)
+        finally:
+            with self._changed:
+                self._listing.discard(place)
+                self._changed.notify_all()
+
+    def sending(self, place: tuple[str, str | None], change: int) -> None:
+        with self._changed:
+            self._sending[place] = self._sending.get(place, 0) + change
+            self._changed.notify_all()
+
+    def settle(self, place: tuple[str, str | None], timeout: float) -> None:
+        """Wait (at most ``timeout``) until no other create at ``place`` is waiting for its answer."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._sending.get(place, 0) <= 0, timeout=timeout)
+
+    def claim(self, place: tuple[str, str | None], id_: str) -> None:
+        with self._changed:
+            self._taken.add((place, id_))
+
+    def take(self, place: tuple[str, str | None], id_: str) -> bool:
+        """Take ``id_`` for a lost create: only if it is new since the snapshot and nobody took it."""
+        with self._changed:
+            before = self._before.get(place)
+            if (before is not None and id_ in before) or (place, id_) in self._taken:
+                return False
+            self._taken.add((place, id_))
+            return True
+
+    def reset(self) -> None:
+        with self._changed:
+            self._before.clear()
+            self._taken.clear()
+            self._sending.clear()
+
+
+_CLAIMS = _Claims()
+
+
+def reset_claims() -> None:
+    """Forget every location's snapshot and taken ids (a new operation, or a test)."""
+    _CLAIMS.reset()
 
 
 class WebhookResource(Resource):
     """Base of the public resources: secrets wrapped, outputs declared."""
 
     _provider_class: ClassVar[type[WebhookProvider[Any]]]
+
+    #: Where the webhook lives: its provider's base URL when it was made.
+    base_url: pulumi.Output[str]
 
     def __init__(
         self,
@@ -328,5 +516,7 @@ class WebhookResource(Resource):
                 props[name] = pulumi.Output.secret(props[name])
         for name in provider.outputs:
             props.setdefault(name, None)
+        if provider.connection_spec is not None:
+            props.setdefault(LOCATION_OUTPUT, None)
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=list(provider.secret_properties))
         super().__init__(provider, resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))

@@ -12,12 +12,18 @@ PhonePe returns the password in plain text, so a password changed in the
 dashboard shows up on refresh like any other drift. An account holds at most
 30 webhooks; a create past that fails with :class:`~pulumi_webhooks._errors.LimitError`.
 
+``username`` takes 5-20 letters, digits and underscores. PhonePe's webhook
+API pages say letters and digits only, its dashboard pages also allow
+underscores: a webhook made in the dashboard may hold one, and adopting it must
+work. PhonePe's API may still refuse an underscore in a create or an update
+(the local sandbox does); ``pulumi up`` then reports PhonePe's answer.
+
 Connection (stack config ``phonepe:*``, else ``PHONEPE_*``): ``clientId``,
 ``clientSecret`` (secrets), ``clientVersion`` (defaults to ``1`` only in the
 ``sandbox`` environment, as PhonePe documents), ``environment``, ``baseUrl``,
-``authUrl``. When only ``baseUrl`` is set, the token URL defaults to
-``<baseUrl>/v1/oauth/token`` (the path PhonePe's sandbox host uses), so a
-single setting points everything at another host.
+``authUrl``. Tokens come from another API than the webhooks in production
+(``identity-manager`` beside ``pg``); see :func:`token_url` for where they are
+fetched when ``baseUrl`` is set.
 """
 
 from __future__ import annotations
@@ -71,17 +77,59 @@ PAGE_SIZE = MAX_WEBHOOKS
 _MAX_PAGES = 100  # a server that ignores ``offset`` must not keep us paging forever
 
 
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def _comparable(url: str) -> tuple[str, str, str, str] | None:
+    """``url`` as (scheme, host[:port], path, query) with scheme and host lower-cased, the
+    scheme's default port and trailing slashes dropped; None when it is not a URL with a host.
+    The path keeps its case: servers may tell paths apart by case."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    scheme = parts.scheme.lower()
+    host = parts.hostname if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{parts.hostname}:{port}"
+    return scheme, host, parts.path.rstrip("/"), parts.query
+
+
+def documented_environment(base_url: str) -> str | None:
+    """The environment whose documented webhook host ``base_url`` is (however it is
+    spelt: case of scheme and host, default port, trailing slash), or None."""
+    wanted = _comparable(base_url)
+    for environment, url in CONNECTION.base_urls.items():
+        if wanted is not None and _comparable(url) == wanted:
+            return environment
+    return None
+
+
 def token_url(connection: Connection) -> str:
-    """Where tokens come from: ``authUrl``, else ``<baseUrl>/v1/oauth/token``, else the documented URL."""
+    """Where tokens come from, first match wins:
+
+    1. ``phonepe:authUrl``, when set;
+    2. no ``phonepe:baseUrl``: the documented token URL of ``phonepe:environment``;
+    3. a ``baseUrl`` that is one of PhonePe's documented webhook hosts: that host's
+       environment's documented token URL (in production tokens come from
+       ``identity-manager``, not from the ``pg`` host the webhooks live on);
+    4. any other ``baseUrl``: ``<baseUrl>/v1/oauth/token``, as a self-hosted or local
+       sandbox serves tokens and webhooks under one base (PhonePe's own sandbox does too).
+
+    Without ``baseUrl`` the connection's base URL is the environment's documented host, so
+    2 and 3 are one rule on the base URL the webhook calls use: tokens always come with it.
+    """
     explicit = connection.get("authUrl")
     if explicit:
         url = explicit.rstrip("/")
         if not url.startswith(("http://", "https://")) or not urlsplit(url).hostname:
             raise ConfigurationError(f"PhonePe: phonepe:authUrl must be an http(s) URL, not {url!r}")
         return url
-    if connection.get("baseUrl"):
-        return f"{connection.base_url}{TOKEN_PATH}"
-    return AUTH_URLS[connection.environment]
+    environment = documented_environment(connection.base_url)
+    if environment is not None:
+        return AUTH_URLS[environment]
+    return f"{connection.base_url}{TOKEN_PATH}"
 
 
 def client_version(connection: Connection) -> str:
@@ -190,13 +238,15 @@ EVENTS: tuple[str, ...] = (
 )
 
 _ALNUM = re.compile(r"[A-Za-z0-9]*")
+#: The dashboard's rule (PhonePe's product webhook pages); its webhook API pages leave out the underscore.
+_USERNAME = re.compile(r"[A-Za-z0-9_]*")
 
 
 def _username(value: str) -> str:
     if not 5 <= len(value) <= 20:
         raise ValueError(f"must be 5 to 20 characters long, got {len(value)}")
-    if not _ALNUM.fullmatch(value):
-        raise ValueError("must contain only letters and digits (A-Z, a-z, 0-9)")
+    if not _USERNAME.fullmatch(value):
+        raise ValueError("must contain only letters, digits and underscores (A-Z, a-z, 0-9, _)")
     return value
 
 
@@ -357,6 +407,7 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
     write_only = frozenset()  # PhonePe returns the password
     secret_properties = ("password",)
     noun = "PhonePe webhook"
+    connection_spec = CONNECTION
 
     def api_create(self, args: WebhookArgs) -> tuple[str, dict[str, Any]]:
         client = _client()
@@ -369,7 +420,7 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
         except (TransientError, AuthenticationError):
             raise
         except ApiError as exc:
-            if "more than 30" in (exc.message or "").lower():
+            if f"more than {MAX_WEBHOOKS}" in (exc.message or "").lower():
                 raise LimitError(
                     exc.provider, operation, status=exc.status, code=exc.code,
                     message=f"{exc.message} (a PhonePe account holds at most {MAX_WEBHOOKS} webhooks: "
@@ -413,21 +464,21 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
                 return  # already gone, however PhonePe words it
             raise
 
-    def api_find(self, args: WebhookArgs) -> tuple[str, dict[str, Any]] | None:
-        client = _client()
+    def api_list(self) -> list[str] | None:
+        return [hook.id for hook in _pages(_client())]
+
+    def api_matches(self, args: WebhookArgs) -> list[tuple[str, dict[str, Any]]]:
+        # A create always makes an enabled webhook, so ``enabled`` is not compared: the
+        # lifecycle brings a match to the declaration (a PUT when it should be disabled).
         wanted = CreateWebhookRequest.model_validate(args.model_dump(include=set(CreateWebhookRequest.model_fields)))
         matches = [
-            hook for hook in _pages(client)
+            hook for hook in _pages(_client())
             if hook.url == wanted.url and hook.username == wanted.username
             and (hook.description or "") == wanted.description and sorted(set(hook.events)) == wanted.events
             and hook.password in (None, wanted.password)
         ]
-        if not matches:
-            return None
-        hook = max(matches, key=lambda h: h.createdAt or 0)  # the newest: the one just made
-        if hook.enabled != args.enabled:
-            hook = _put(client, hook.id, args)
-        return hook.id, hook.properties()
+        matches.sort(key=lambda h: h.createdAt or 0)  # oldest first
+        return [(hook.id, hook.properties()) for hook in matches]
 
 
 # -- the resource -------------------------------------------------------------------------------
@@ -471,7 +522,7 @@ class Webhook(WebhookResource, module="phonepe", name="Webhook"):
 
         :param url: the HTTPS URL PhonePe posts callbacks to.
         :param events: the events to receive (at least one; order and duplicates do not matter).
-        :param username: 5-20 letters or digits; half of the callback's Authorization digest.
+        :param username: 5-20 letters, digits or underscores; half of the callback's Authorization digest.
         :param password: 8-20 letters and digits, both present; stored as a secret.
         :param description: shown in PhonePe's dashboard (default empty).
         :param enabled: whether PhonePe sends callbacks (default true).

@@ -2,8 +2,12 @@
 
 One :class:`Webhook` is one webhook configuration of a VelaFi account: a
 single ``event_type`` pushed to one ``url``, active or disabled. VelaFi signs
-every push with a per-webhook RSA key; the resource's ``public_key`` output is
-what a receiver verifies with (:func:`pulumi_webhooks.verify.velafi`).
+every push with a per-webhook RSA key (header ``signature``: the hex-encoded
+RSA-SHA256 signature of the raw body); the resource's ``public_key`` output
+is what a receiver verifies with (:func:`pulumi_webhooks.verify.velafi`).
+Pushes are flat JSON objects (``webhookId``, ``eventType``, then the event's
+own fields); the receiver answers ``{"callbackStatus": "SUCCESS"}`` or
+``"FAIL"``.
 
 API (paths below the base URL)::
 
@@ -17,6 +21,11 @@ Every call but the token request carries ``X-BH-TOKEN``; every answer is the
 ``{code, msg, data}`` envelope, and ``code != 200`` is an error whatever the
 HTTP status. There is no get-one endpoint: reading lists the active and the
 disabled webhooks and picks the id.
+
+Statuses: VelaFi's enum is 10 (active), 20 (disabled), 30 (deleted), yet every
+example in its docs shows ``"status": 1`` for a webhook. A 1 is read as
+active (and reported as 10 in the ``status`` output); only 10 and 20 are ever
+written. Any other value reads as not enabled and is reported as received.
 """
 
 from __future__ import annotations
@@ -64,16 +73,16 @@ WEBHOOKS_PATH = "/v2/webhooks"
 #: Header names, as VelaFi spells them.
 API_KEY_HEADER = "X-BH-APIKEY"
 TOKEN_HEADER = "X-BH-TOKEN"
-SIGNATURE_HEADER = "signature"  # on pushes: base64 SHA256withRSA over the raw body
+SIGNATURE_HEADER = "signature"  # on pushes: hex RSA-SHA256 (PKCS#1 v1.5) over the raw body
 
 # -- statuses and business codes ------------------------------------------------------------
 
 STATUS_ACTIVE: Final = 10
 STATUS_DISABLED: Final = 20
 STATUS_DELETED: Final = 30
-#: Every example in VelaFi's docs shows ``status: 1`` for an active webhook; read it as active.
-STATUS_LEGACY_ACTIVE = 1
-ACTIVE_STATUSES = frozenset({STATUS_ACTIVE, STATUS_LEGACY_ACTIVE})
+#: Every example in VelaFi's docs shows ``status: 1`` for a webhook; read it as active, never write it.
+STATUS_ACTIVE_IN_EXAMPLES: Final = 1
+ACTIVE_STATUSES = frozenset({STATUS_ACTIVE, STATUS_ACTIVE_IN_EXAMPLES})
 
 CODE_SUCCESS = 200
 #: Documented codes.
@@ -93,7 +102,14 @@ AUTH_CODES = frozenset(
                      CODE_INVALID_SIGNATURE)
 )
 
-EVENT_TYPES = ("ORDER_WEBHOOK", "GLOBAL_PAYMENT_WEBHOOK", "FUNDING_WEBHOOK", "ON_RAMP_WITHDRAW_WEBHOOK")
+#: The create page lists the first four; the stablecoin payment push page adds the fifth.
+EVENT_TYPES = (
+    "ORDER_WEBHOOK",
+    "GLOBAL_PAYMENT_WEBHOOK",
+    "FUNDING_WEBHOOK",
+    "ON_RAMP_WITHDRAW_WEBHOOK",
+    "STABLE_COIN_PAYMENT_WEBHOOK",
+)
 
 # -- error envelope ---------------------------------------------------------------------------
 
@@ -270,7 +286,7 @@ class WebhookObject(Lenient):
     public_key: str | None = Field(default=None, alias="publicKey")
 
     def properties(self) -> dict[str, Any]:
-        """The resource's view: arguments and outputs."""
+        """The resource's view: arguments and outputs (a status of 1, as in VelaFi's examples, is 10)."""
         status = STATUS_ACTIVE if self.status in ACTIVE_STATUSES else self.status
         return {
             "event_type": self.event_type,
@@ -370,6 +386,7 @@ class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
     outputs = ("webhook_id", "status", "public_key")
     replace_on = frozenset({"event_type"})
     noun = "VelaFi webhook"
+    connection_spec = CONNECTION
 
     def api_create(self, args: WebhookArgs) -> tuple[str, dict[str, Any]]:
         client = _client()
@@ -419,16 +436,16 @@ class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
         if not deleted:
             raise ApiError("VelaFi", operation, status=None, code=None, message="VelaFi answered result: false")
 
-    def api_find(self, args: WebhookArgs) -> tuple[str, dict[str, Any]] | None:
-        """The webhook a create whose answer was lost made: same event type and URL (the newest)."""
-        client = _client()
-        matches = [h for h in _live_webhooks(client) if h.event_type == args.event_type and h.url == args.url]
-        if not matches:
-            return None
-        hook = matches[-1]
-        if (hook.status in ACTIVE_STATUSES) != args.enabled:
-            hook = _put(client, hook.webhook_id, args.url, args.enabled)
-        return hook.webhook_id, hook.properties()
+    def api_list(self) -> list[str] | None:
+        return [hook.webhook_id for hook in _live_webhooks(_client())]
+
+    def api_matches(self, args: WebhookArgs) -> list[tuple[str, dict[str, Any]]]:
+        """Webhooks a create of ``args`` can have made: same event type and URL."""
+        return [
+            (h.webhook_id, h.properties())
+            for h in _live_webhooks(_client())
+            if h.event_type == args.event_type and h.url == args.url
+        ]
 
     @staticmethod
     def _discard(client: ApiClient, webhook_id: str) -> None:
@@ -454,9 +471,9 @@ class Webhook(WebhookResource, module="velafi", name="Webhook"):
     - ``destroy`` deletes the webhook at VelaFi (status 30, not recoverable).
 
     Nothing here is secret: ``public_key`` is the RSA public key (base64 SPKI)
-    that verifies VelaFi's ``signature`` header on pushes. The credentials
-    (``velafi:apiKey``, ``velafi:apiSecret``) are connection settings, never
-    resource inputs, and never enter the state.
+    that verifies VelaFi's ``signature`` header on pushes (hex RSA-SHA256 of
+    the raw body). The credentials (``velafi:apiKey``, ``velafi:apiSecret``)
+    are connection settings, never resource inputs, and never enter the state.
     """
 
     event_type: pulumi.Output[str]
@@ -479,8 +496,9 @@ class Webhook(WebhookResource, module="velafi", name="Webhook"):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """
-        :param event_type: ``ORDER_WEBHOOK``, ``GLOBAL_PAYMENT_WEBHOOK``, ``FUNDING_WEBHOOK`` or
-            ``ON_RAMP_WITHDRAW_WEBHOOK``. Changing it replaces the webhook.
+        :param event_type: ``ORDER_WEBHOOK``, ``GLOBAL_PAYMENT_WEBHOOK``, ``FUNDING_WEBHOOK``,
+            ``ON_RAMP_WITHDRAW_WEBHOOK`` or ``STABLE_COIN_PAYMENT_WEBHOOK``. Changing it replaces
+            the webhook.
         :param url: The https:// URL VelaFi pushes to.
         :param enabled: False keeps the webhook but stops pushes (status 20).
         :param webhook_id: Adopt this existing webhook instead of creating one.

@@ -109,9 +109,12 @@ def safepay(
 
 
 def velafi(headers: Mapping[str, str], body: bytes, *, public_key: str) -> None:
-    """``signature: <base64 SHA256withRSA(body)>``, checked with the webhook's ``public_key``
-    (base64 SPKI, the resource's ``public_key`` output). Needs ``cryptography``
-    (``pip install 'pulumi-webhooks[verify]'``)."""
+    """``signature: <hex RSA-SHA256 (PKCS#1 v1.5) signature of the body>``, checked with the
+    webhook's ``public_key`` (base64 SPKI, the resource's ``public_key`` output). VelaFi
+    documents the header as hexadecimal; either letter case is accepted. Needs
+    ``cryptography`` (``pip install 'pulumi-webhooks[verify]'``).
+
+    Answer the push with ``{"callbackStatus": "SUCCESS"}`` (``"FAIL"`` when this raises)."""
     provider = "VelaFi"
     received = _header(headers, "signature", provider)
     try:
@@ -129,9 +132,12 @@ def velafi(headers: Mapping[str, str], body: bytes, *, public_key: str) -> None:
     if not isinstance(key, rsa.RSAPublicKey):
         raise SignatureError(f"{provider}: public_key is not an RSA key")
     try:
-        signature = base64.b64decode(received, validate=True)
-    except (binascii.Error, ValueError):
-        raise SignatureError(f"{provider}: signature header is not base64") from None
+        # isalnum() first: bytes.fromhex alone would let spaces between the digits through.
+        if not (received.isascii() and received.isalnum()):
+            raise ValueError
+        signature = bytes.fromhex(received)
+    except ValueError:
+        raise SignatureError(f"{provider}: signature header is not hex-encoded") from None
     try:
         key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:

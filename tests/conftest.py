@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from pulumi_webhooks import _config, _http
+from pulumi_webhooks import _config, _http, _lifecycle
 from pulumi_webhooks.sandbox import Sandbox, SandboxServer, SandboxTransport
 
 from .helpers import SANDBOX_URL, sandbox_client
@@ -24,8 +24,10 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "5")
     _config.set_stack_config({})
     _http.clear_clients()
+    _lifecycle.reset_claims()
     yield
     _http.clear_clients()
+    _lifecycle.reset_claims()
     _config.set_stack_config({})
 
 

@@ -10,16 +10,28 @@ Errors use PhonePe's envelope ``{"code", "message"}``. Where PhonePe does not
 document an answer the sandbox decides: bad client credentials get 401
 AUTHORIZATION_FAILED, an unknown webhook id gets 400 BAD_REQUEST "Webhook <id>
 not found", ``limit`` defaults to 10 and is capped at 100.
+
+Where PhonePe's pages disagree the sandbox takes the strictest reading:
+
+- ``username``: the webhook API pages say 5-20 letters and digits, the dashboard
+  pages also allow underscores. A create or update body must use letters and
+  digits only, even to keep a username the webhook already has; a dashboard edit
+  (the admin API) may set underscores. So the sandbox can hold such a webhook,
+  and adopting it works while managing it through the API does not.
+- An update replaces the webhook, so its body must carry every field
+  (``description`` included); a create may leave ``description`` out.
+- The token call must be ``application/x-www-form-urlencoded``, as documented.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from pydantic import ValidationError
@@ -37,6 +49,11 @@ MAX_LIMIT = 100
 
 _CODES = {401: "AUTHORIZATION_FAILED", 403: "AUTHORIZATION_FAILED"}
 _AUTH_FAILED = "Authorization failed [message = Please check the authorization token and try again]"
+
+#: The username rules as PhonePe's pages state them: its webhook API pages, its dashboard pages.
+_API_USERNAME = re.compile(r"[A-Za-z0-9]{5,20}")
+_DASHBOARD_USERNAME = re.compile(r"[A-Za-z0-9_]{5,20}")
+BodyT = TypeVar("BodyT", bound=CreateWebhookRequest)
 
 
 def _digest(token: str) -> str:
@@ -74,6 +91,9 @@ class PhonePeApp(ProviderApp):
 
     # -- auth ---------------------------------------------------------------------------------
     def _token(self, request: Request) -> Response:
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            raise HTTPError(400, "Content-Type must be application/x-www-form-urlencoded")
         try:
             form = {k: v[-1] for k, v in parse_qs(request.body.decode(), keep_blank_values=True).items()}
         except UnicodeDecodeError:
@@ -130,9 +150,26 @@ class PhonePeApp(ProviderApp):
             raise HTTPError(400, f"Webhook {webhook_id} not found", "BAD_REQUEST")
         return dict(hook)
 
+    @staticmethod
+    def _check_username(username: str, rule: re.Pattern[str], wording: str) -> None:
+        if not rule.fullmatch(username):
+            raise HTTPError(400, f"username: must be 5 to 20 characters, {wording}")
+
+    def _api_body(self, model: type[BodyT], request: Request) -> BodyT:
+        """A create or update body, held to the webhook API pages' rules."""
+        raw = self.json_body(request)
+        if model is UpdateWebhookRequest and isinstance(raw, dict):
+            # PhonePe's update replaces the webhook: no field may be left to a default.
+            missing = [name for name in UpdateWebhookRequest.model_fields if name not in raw]
+            if missing:
+                raise HTTPError(400, f"{missing[0]}: is required (an update replaces every field)")
+        body = self.parse(model, raw)
+        self._check_username(body.username, _API_USERNAME, "letters and digits only (alphanumeric)")
+        return body
+
     def _create(self, request: Request) -> Response:
         self._authorise(request)
-        body = self.parse(CreateWebhookRequest, self.json_body(request))
+        body = self._api_body(CreateWebhookRequest, request)
         if len(self.data["webhooks"]) >= MAX_WEBHOOKS:
             raise HTTPError(400, f"Cannot make more than {MAX_WEBHOOKS} webhooks", "BAD_REQUEST")
         now = int(time.time() * 1000)
@@ -154,7 +191,7 @@ class PhonePeApp(ProviderApp):
 
     def _update(self, request: Request, webhook_id: str) -> Response:
         self._authorise(request)
-        body = self.parse(UpdateWebhookRequest, self.json_body(request))
+        body = self._api_body(UpdateWebhookRequest, request)
         hook = self._get(webhook_id)
         hook.update(body.model_dump())
         hook["updatedAt"] = max(int(time.time() * 1000), hook["updatedAt"] + 1)
@@ -181,6 +218,7 @@ class PhonePeApp(ProviderApp):
             raise HTTPError(400, f"cannot edit {', '.join(unknown)}; editable: {', '.join(sorted(fields))}")
         current = {k: hook[k] for k in fields}
         body = self.parse(UpdateWebhookRequest, {**current, **changes})
+        self._check_username(body.username, _DASHBOARD_USERNAME, "letters, digits and underscores only")
         hook.update(body.model_dump())
         hook["updatedAt"] = max(int(time.time() * 1000), hook["updatedAt"] + 1)
         self.data["webhooks"][webhook_id] = hook

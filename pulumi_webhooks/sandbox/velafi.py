@@ -3,15 +3,34 @@
 Speaks the documented calls with VelaFi's ``{code, msg, data}`` envelope:
 token issuance (``X-BH-APIKEY`` plus an HMAC-signed timestamp), then
 ``X-BH-TOKEN`` on every webhook call. Requests are validated with the request
-models of :mod:`pulumi_webhooks.velafi`. Each webhook gets its own RSA key
-pair; pushes are signed with it as VelaFi signs them (header ``signature`` =
-base64 SHA256withRSA over the raw body).
+models of :mod:`pulumi_webhooks.velafi`; every signature (the token request's
+HMAC, the pushes' RSA) is computed here, from VelaFi's docs, never by the
+client's code. Each webhook gets its own RSA key pair; pushes are signed with
+it as VelaFi signs them (header ``signature`` = the hex-encoded RSA-SHA256
+PKCS#1 v1.5 signature of the raw body).
 
-Where VelaFi's docs are silent the sandbox decides, consistently with the
-client: business errors (bad parameter, unknown webhook id, repeated submit,
-expired token) come with HTTP 200 and a negative ``code``; a missing or
-unknown token, a wrong API key, a bad signature or a stale timestamp come
-with HTTP 401.
+Where the docs speak, the sandbox does as they show:
+
+- A webhook in an answer (create, list, update, the admin listing) shows
+  ``"status": 1`` while it is active, as every example in VelaFi's docs does,
+  although the documented enum is 10 active / 20 disabled / 30 deleted.
+  Writes accept only 10 and 20, and ``GET /v2/webhooks?status=`` only 10, 20
+  or 30.
+- Pushes are flat JSON objects (``webhookId``, ``eventType``, then the fields
+  of the documented push for that event type), not wrapped in an envelope.
+
+Where they are silent it takes the least forgiving reading they allow:
+
+- A disabled webhook shows 20 (no example shows one; 20 is the documented
+  value), so a client meets both spellings, 1 and the enum, side by side.
+- The token request's ``signature`` must be lowercase hex, as every example
+  of VelaFi's produces it.
+- ``ON_RAMP_WITHDRAW_WEBHOOK`` has no documented push; its sample is shaped
+  like the order push with the on-chain fields of a withdrawal.
+- Business errors (bad parameter, unknown webhook id, repeated submit,
+  expired token) come with HTTP 200 and a negative ``code``; a missing or
+  unknown token, a wrong API key, a bad signature or a stale timestamp come
+  with HTTP 401.
 
 ``cryptography`` is imported only when a key pair is made or a push signed,
 so the rest of the sandbox works without it.
@@ -20,20 +39,20 @@ so the rest of the sandbox works without it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from pulumi_webhooks._lifecycle import rule_of
 from pulumi_webhooks.velafi import (
-    ACTIVE_STATUSES,
     CODE_INVALID_API_KEY,
     CODE_INVALID_SIGNATURE,
     CODE_INVALID_TIMESTAMP,
@@ -42,31 +61,76 @@ from pulumi_webhooks.velafi import (
     CODE_SUCCESS,
     CODE_TOKEN_EXPIRED,
     CODE_UNAUTHORIZED,
-    SIGNATURE_HEADER,
     STATUS_ACTIVE,
     STATUS_DELETED,
     STATUS_DISABLED,
-    STATUS_LEGACY_ACTIVE,
     TOKEN_PATH,
     WEBHOOK_PATH,
     WEBHOOKS_PATH,
     CreateWebhookBody,
     UpdateWebhookBody,
-    token_signature,
 )
 
 from ._app import Delivery, HTTPError, ProviderApp, Request, Response
 
-#: Illustrative push bodies, one per event type: the docs do not fix a payload shape for every
-#: event type, and what is signed (the raw body) is all a receiver's verification depends on.
-_SAMPLES: dict[str, dict[str, Any]] = {
-    "ORDER_WEBHOOK": {"orderId": "1870000000000000001", "status": "SUCCESS", "fiat": "MXN", "amount": "100.00"},
-    "GLOBAL_PAYMENT_WEBHOOK": {"orderId": "1870000000000000002", "status": "SUCCESS", "currency": "USD",
-                               "amount": "25.00"},
-    "FUNDING_WEBHOOK": {"fundingId": "1870000000000000003", "status": "SUCCESS", "currency": "USDT",
-                        "amount": "50.00"},
-    "ON_RAMP_WITHDRAW_WEBHOOK": {"orderId": "1870000000000000004", "status": "SUCCESS", "currency": "USDC",
-                                 "amount": "75.00"},
+#: The header a push's signature travels in (docs: "the signature attached in the request header").
+PUSH_SIGNATURE_HEADER = "signature"
+#: What every example in VelaFi's docs shows for an active webhook.
+SHOWN_ACTIVE_STATUS = 1
+
+
+def _order_push(now: int) -> dict[str, Any]:
+    # Fiat/crypto order message push.
+    return {"orderId": "583920174650339328", "clientId": "SBX1001", "userId": "100234", "merchantId": 7,
+            "orderType": "BUY", "fiat": "MXN", "fiatAmount": "150.00", "fiatFee": "1.50", "crypto": "USDT",
+            "cryptoAmount": "7.42", "orderPrice": "20.0135", "orderStatus": "60", "failCode": "", "failReason": "",
+            "createTime": str(now - 60_000), "updateTime": str(now)}
+
+
+def _global_payment_push(now: int) -> dict[str, Any]:
+    # Fiat/fiat (global payment) order message push.
+    return {"orderId": "583920174650339329", "clientId": "SBX1002", "userId": "100234",
+            "onRampCountry": "Mexico", "onRampMerchantId": 7, "onRampFiat": "MXN", "onRampFiatAmount": "500.00",
+            "onRampFiatFee": "0", "offRampCountry": "Colombia", "offRampMerchantId": 8, "offRampFiat": "COP",
+            "offRampFiatAmount": "110250.00", "offRampFiatFee": "1500.00", "orderPrice": "220.50",
+            "orderStatus": "60", "createTime": str(now - 60_000), "updateTime": str(now)}
+
+
+def _funding_push(now: int) -> dict[str, Any]:
+    # Funding records message push.
+    return {"txId": "2048117733", "merchantId": "7", "merchantName": "Sandbox Merchant", "fiat": "ARS",
+            "totalAmount": "1010.00", "amount": "1000.00", "fee": "10.00", "paymentId": "63",
+            "userPaymentId": "120", "type": "DEPOSIT", "status": "2", "createTime": str(now - 60_000),
+            "updateTime": str(now), "payerName": "Sandbox Payer", "payerAccount": "0000003100000000000001",
+            "depositAlias": "sandbox.alias", "bankWebhookInfo": "{}", "failCode": "", "failReason": ""}
+
+
+def _on_ramp_withdraw_push(now: int) -> dict[str, Any]:
+    # No documented push: the order push's identifiers with the on-chain fields of a withdrawal.
+    return {"orderId": "583920174650339330", "clientId": "SBX1003", "userId": "100234", "merchantId": 7,
+            "crypto": "USDC", "cryptoAmount": "75.00", "network": "ethereum",
+            "address": "0x5a1f3e0c6d2b4a8e9f7c1d0b3a5e7c9f1b2d4e6a", "txHash": "0x" + "3c" * 32,
+            "orderStatus": "60", "createTime": str(now - 60_000), "updateTime": str(now)}
+
+
+def _stable_coin_payment_push(now: int) -> dict[str, Any]:
+    # Stablecoin payment order message push.
+    return {"orderId": 7300012, "userId": 100234, "merchantId": 7, "linkId": 5501, "walletId": 20001,
+            "walletName": "Sandbox USDT Wallet", "referenceId": "SBX-REF-0001", "currency": "USDT",
+            "network": "tron", "networkName": "Tron", "depositAmount": "25.00", "feeAmount": "0.25",
+            "receivedAmount": "24.75", "status": "CONFIRMED", "fromAddress": "TSbxFromAddr0000000000000000000001",
+            "toAddress": "TSbxToAddr000000000000000000000001", "txHash": "5e" * 32,
+            "paymentLink": "https://pay.example.com/l/5501", "createTime": now - 120_000, "cancelTime": None,
+            "processTime": now - 60_000, "confirmTime": now}
+
+
+#: The documented push of each event type, after ``webhookId`` and ``eventType``.
+_PUSHES: dict[str, Callable[[int], dict[str, Any]]] = {
+    "ORDER_WEBHOOK": _order_push,
+    "GLOBAL_PAYMENT_WEBHOOK": _global_payment_push,
+    "FUNDING_WEBHOOK": _funding_push,
+    "ON_RAMP_WITHDRAW_WEBHOOK": _on_ramp_withdraw_push,
+    "STABLE_COIN_PAYMENT_WEBHOOK": _stable_coin_payment_push,
 }
 
 
@@ -131,12 +195,19 @@ def _key_pair() -> tuple[str, str]:
 
 
 def _sign(private_pem: str, body: bytes) -> str:
+    """The ``signature`` header of a push: RSA-SHA256 (PKCS#1 v1.5) of the raw body, hex-encoded."""
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
-    return base64.b64encode(key.sign(body, padding.PKCS1v15(), hashes.SHA256())).decode()
+    return key.sign(body, padding.PKCS1v15(), hashes.SHA256()).hex()
+
+
+def _expected_token_signature(api_secret: str, timestamp: str) -> str:
+    """Hex HMAC-SHA256 keyed with the API secret over ``timestamp=<ms>`` (docs: Create API Token)."""
+    message = f"timestamp={timestamp}"
+    return hmac.new(api_secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def _invalid(name: str, reason: str | None = None) -> HTTPError:
@@ -203,8 +274,11 @@ class VelaFiApp(ProviderApp):
 
     @staticmethod
     def public(hook: Mapping[str, Any]) -> dict[str, Any]:
-        """A webhook as the API shows it (never the private key)."""
-        return {k: hook[k] for k in ("webhookId", "eventType", "url", "status", "publicKey")}
+        """A webhook as the API shows it: status 1 while active, as in VelaFi's examples (never the private key)."""
+        shown = {k: hook[k] for k in ("webhookId", "eventType", "url", "status", "publicKey")}
+        if shown["status"] == STATUS_ACTIVE:
+            shown["status"] = SHOWN_ACTIVE_STATUS
+        return shown
 
     def _new_id(self, taken: Mapping[str, Any]) -> str:
         while True:
@@ -240,7 +314,9 @@ class VelaFiApp(ProviderApp):
         if abs(now - int(timestamp)) > self.TIMESTAMP_WINDOW * 1000:
             raise HTTPError(401, "Timestamp for this request is outside of the allowed window.",
                             code=str(CODE_INVALID_TIMESTAMP))
-        if not hmac.compare_digest(token_signature(self.API_SECRET, timestamp), signature.lower()):
+        # Exactly the lowercase hex the docs' examples produce: no case folding.
+        if not hmac.compare_digest(_expected_token_signature(self.API_SECRET, timestamp).encode(),
+                                   signature.encode()):
             raise HTTPError(401, "Signature for this request is not valid.", code=str(CODE_INVALID_SIGNATURE))
         tokens: dict[str, Any] = self.data["tokens"]
         for old in [t for t, e in tokens.items() if int(e["expireTime"]) < now - 3600_000]:
@@ -279,8 +355,8 @@ class VelaFiApp(ProviderApp):
         raw = request.query.get("status", "")
         if raw not in {str(STATUS_ACTIVE), str(STATUS_DISABLED), str(STATUS_DELETED)}:
             raise _invalid("status", "must be 10 (active), 20 (disabled) or 30 (deleted)")
-        wanted = {STATUS_LEGACY_ACTIVE, STATUS_ACTIVE} if int(raw) == STATUS_ACTIVE else {int(raw)}
-        return self.ok([self.public(h) for h in self.data["webhooks"].values() if h["status"] in wanted])
+        wanted = int(raw)
+        return self.ok([self.public(h) for h in self.data["webhooks"].values() if h["status"] == wanted])
 
     def update_webhook(self, request: Request, webhook_id: str) -> Response:
         self._authorize(request)
@@ -302,7 +378,7 @@ class VelaFiApp(ProviderApp):
         return [self.public(h) for h in self.data["webhooks"].values() if h["status"] != STATUS_DELETED]
 
     def edit(self, webhook_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """A dashboard change: ``url`` and/or ``status`` (10, 20, or 1 as in VelaFi's examples)."""
+        """A dashboard change: ``url`` and/or ``status`` (10, 20, or 1 as in VelaFi's examples: stored as 10)."""
         hook = self.data["webhooks"].get(webhook_id)
         if hook is None or hook["status"] == STATUS_DELETED:
             raise HTTPError(404, f"no VelaFi webhook {webhook_id}")
@@ -311,8 +387,10 @@ class VelaFiApp(ProviderApp):
             raise HTTPError(400, f"only url and status can be changed (eventType is fixed), not {sorted(unknown)}")
         url = changes.get("url", hook["url"])
         status = changes.get("status", hook["status"])
-        if status not in (STATUS_LEGACY_ACTIVE, STATUS_ACTIVE, STATUS_DISABLED):
-            raise HTTPError(400, "status must be 10 (active), 20 (disabled) or 1 (active, legacy)")
+        if isinstance(status, bool) or status not in (SHOWN_ACTIVE_STATUS, STATUS_ACTIVE, STATUS_DISABLED):
+            raise HTTPError(400, "status must be 10 (active), 20 (disabled) or 1 (active, as in VelaFi's examples)")
+        if status == SHOWN_ACTIVE_STATUS:
+            status = STATUS_ACTIVE
         self.parse(UpdateWebhookBody, {"url": url, "status": STATUS_ACTIVE})  # the url's rules
         hook["url"] = url
         hook["status"] = status
@@ -329,18 +407,14 @@ class VelaFiApp(ProviderApp):
         hook = self.data["webhooks"].get(webhook_id)
         if hook is None or hook["status"] == STATUS_DELETED:
             raise HTTPError(404, f"no VelaFi webhook {webhook_id}")
-        if hook["status"] not in ACTIVE_STATUSES:
+        if hook["status"] != STATUS_ACTIVE:
             raise HTTPError(409, f"VelaFi webhook {webhook_id} is disabled: nothing is pushed to it")
         if event is not None and event != hook["eventType"]:
             raise HTTPError(400, f"VelaFi webhook {webhook_id} receives only {hook['eventType']} events")
-        payload = {
-            "eventType": hook["eventType"],
-            "webhookId": webhook_id,
-            "timestamp": _now_ms(),
-            "data": _SAMPLES[hook["eventType"]],
-        }
+        # Flat, as VelaFi pushes: the webhook's id and event type, then that event's fields.
+        payload = {"webhookId": webhook_id, "eventType": hook["eventType"], **_PUSHES[hook["eventType"]](_now_ms())}
         body = json.dumps(payload, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: _sign(hook["privateKey"], body)}
+        headers = {"Content-Type": "application/json", PUSH_SIGNATURE_HEADER: _sign(hook["privateKey"], body)}
         return Delivery(url=hook["url"], headers=headers, body=body)
 
     def expire_tokens(self) -> None:

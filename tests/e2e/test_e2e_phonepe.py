@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pulumi
 
@@ -15,12 +17,13 @@ DASHBOARD_PASSWORD = "Dashb0ardPass"
 URL = "https://hooks.example.com/phonepe"
 
 
-def program(url: str = URL, enabled: bool = True, webhook_id: str | None = None) -> None:
+def program(url: str = URL, enabled: bool = True, webhook_id: str | None = None,
+            username: str = "merchant01") -> None:
     hook = phonepe.Webhook(
         "orders",
         url=url,
         events=["pg.order.failed", "pg.order.completed"],
-        username="merchant01",
+        username=username,
         password=PASSWORD,
         description="orders",
         enabled=enabled,
@@ -89,18 +92,23 @@ def test_lifecycle_drift_and_destroy(engine_stack: StackFactory) -> None:
     assert stack.resources() == []
 
 
-def test_adoption_by_webhook_id_creates_nothing(engine_stack: StackFactory) -> None:
-    stack = engine_stack(program)
+def make_out_of_band(stack: EngineStack) -> dict[str, Any]:
+    """A webhook made with PhonePe's API directly, as another tool would."""
     config = stack.sandbox_config
     with httpx.Client(base_url=config["phonepe:baseUrl"], timeout=30) as api:
         token = api.post("/v1/oauth/token", data={
             "client_id": config["phonepe:clientId"], "client_secret": config["phonepe:clientSecret"],
             "client_version": config["phonepe:clientVersion"], "grant_type": "client_credentials",
         }).raise_for_status().json()["access_token"]
-        existing = api.post("/configs/v1/webhooks", headers={"Authorization": f"O-Bearer {token}"}, json={
+        return dict(api.post("/configs/v1/webhooks", headers={"Authorization": f"O-Bearer {token}"}, json={
             "url": URL, "description": "orders", "username": "merchant01", "password": PASSWORD,
             "events": ["pg.order.completed", "pg.order.failed"],
-        }).raise_for_status().json()
+        }).raise_for_status().json())
+
+
+def test_adoption_by_webhook_id_creates_nothing(engine_stack: StackFactory) -> None:
+    stack = engine_stack(program)
+    existing = make_out_of_band(stack)
 
     stack.set_program(lambda: program(webhook_id=existing["id"]))
     mark = stack.last_seq()
@@ -110,6 +118,34 @@ def test_adoption_by_webhook_id_creates_nothing(engine_stack: StackFactory) -> N
     assert stack.outputs()["webhook_id"] == existing["id"]
     assert stack.outputs()["created_at"] == existing["createdAt"]
     assert changes(stack.preview()) == {}
+    assert_no_plaintext_secret(stack)
+
+    assert changes(stack.destroy()) == {"delete": 2}
+    assert stack.webhooks("phonepe") == []
+
+
+def test_adopting_a_webhook_whose_username_has_underscores(engine_stack: StackFactory) -> None:
+    # PhonePe's dashboard allows underscores in a username (its API pages say letters and digits).
+    stack = engine_stack(program)
+    made = make_out_of_band(stack)
+    existing = stack.edit("phonepe", made["id"], {"username": "merchant_01"})
+    assert existing["username"] == "merchant_01"
+
+    stack.set_program(lambda: program(webhook_id=existing["id"], username="merchant_01"))
+    mark = stack.last_seq()
+    assert changes(stack.preview()) == {"create": 2}
+    assert changes(stack.up()) == {"create": 2}
+    assert stack.writes(mark, "phonepe") == []
+    assert stack.only_webhook("phonepe") == existing
+    assert stack.outputs()["webhook_id"] == existing["id"]
+
+    mark = stack.last_seq()
+    assert changes(stack.preview()) == {}
+    assert changes(stack.refresh()) == {}
+    assert changes(stack.preview()) == {}
+    assert stack.writes(mark, "phonepe") == []
+    [resource] = stack.resources(":Webhook")
+    assert resource["inputs"]["username"] == resource["outputs"]["username"] == "merchant_01"
     assert_no_plaintext_secret(stack)
 
     assert changes(stack.destroy()) == {"delete": 2}

@@ -94,6 +94,17 @@ def test_token_grant_type_and_encoding(http: httpx.Client) -> None:
         "Content-Type": "application/x-www-form-urlencoded"}))
 
 
+def test_token_call_must_be_form_encoded(http: httpx.Client) -> None:
+    # PhonePe documents Content-Type: application/x-www-form-urlencoded for the token call.
+    form = "client_id=PHONEPESANDBOXUAT&client_version=1&client_secret=sbx-phonepe-client-secret-6f1d2a" \
+        "&grant_type=client_credentials"
+    assert "x-www-form-urlencoded" in bad_request(http.post(TOKEN, json=FORM))
+    assert "x-www-form-urlencoded" in bad_request(http.post(TOKEN, content=form.encode()))
+    answer = http.post(TOKEN, content=form.encode(),
+                       headers={"Content-Type": "Application/X-WWW-Form-Urlencoded; charset=UTF-8"})
+    assert answer.status_code == 200 and answer.json()["token_type"] == "O-Bearer"
+
+
 # -- authentication of the webhook endpoints -------------------------------------------------------
 
 
@@ -240,6 +251,50 @@ def test_update_needs_every_field_and_the_rules(http: httpx.Client, auth: dict[s
                                              headers=auth))
 
 
+@pytest.mark.parametrize("field", ["url", "description", "username", "password", "events", "enabled"])
+def test_update_is_a_full_replacement_so_every_field_is_required(
+    http: httpx.Client, auth: dict[str, str], field: str
+) -> None:
+    hook = create(http, auth)
+    body = {k: v for k, v in {**BODY, "enabled": True}.items() if k != field}
+    message = bad_request(http.put(f"{HOOKS}/{hook['id']}", json=body, headers=auth))
+    assert message.startswith(f"{field}: is required")
+    assert http.get(HOOKS, headers=auth).json()["webhooks"] == [hook]
+
+
+def test_the_api_refuses_underscores_in_a_username_the_dashboard_may_set(
+    http: httpx.Client, auth: dict[str, str]
+) -> None:
+    # The webhook API pages: "alphanumeric only"; the dashboard pages: "letters, digits, and underscores".
+    refused = bad_request(http.post(HOOKS, json={**BODY, "username": "merchant_01"}, headers=auth))
+    assert refused.startswith("username: ") and "letters and digits" in refused
+    hook = create(http, auth)
+    edited = http.patch(f"/_sandbox/webhooks/phonepe/{hook['id']}", json={"username": "merchant_01"})
+    assert edited.status_code == 200 and edited.json()["username"] == "merchant_01"
+    listed = http.get(HOOKS, headers=auth).json()["webhooks"]
+    assert [h["username"] for h in listed] == ["merchant_01"]
+    # An update body is held to the API's rule, even to keep the username the webhook has.
+    keep = {**BODY, "username": "merchant_01", "enabled": True, "description": "kept"}
+    assert bad_request(http.put(f"{HOOKS}/{hook['id']}", json=keep, headers=auth)).startswith("username: ")
+    assert http.get(HOOKS, headers=auth).json()["webhooks"] == listed
+    rename = http.put(f"{HOOKS}/{hook['id']}", json={**keep, "username": "merchant01"}, headers=auth)
+    assert rename.status_code == 200 and rename.json()["username"] == "merchant01"
+
+
+@pytest.mark.parametrize(("username", "status"), [
+    ("MERCHANT_2024_ORDERS", 200), ("merch", 200), ("_____", 200),
+    ("merchant-01", 400), ("m_01", 400), ("merchant 01", 400), ("m" * 21, 400), ("mérchant01", 400),
+])
+def test_the_dashboard_holds_usernames_to_its_own_rule(
+    http: httpx.Client, auth: dict[str, str], username: str, status: int
+) -> None:
+    hook = create(http, auth)
+    edited = http.patch(f"/_sandbox/webhooks/phonepe/{hook['id']}", json={"username": username})
+    assert edited.status_code == status
+    if status == 400:
+        assert edited.json()["error"].startswith("username: ")
+
+
 def test_update_and_delete_of_an_unknown_webhook(http: httpx.Client, auth: dict[str, str]) -> None:
     message = bad_request(http.put(f"{HOOKS}/CF404", json={**BODY, "enabled": True}, headers=auth))
     assert message == "Webhook CF404 not found"
@@ -311,6 +366,10 @@ def test_admin_delivery_is_signed_as_phonepe_signs(http: httpx.Client, auth: dic
     unsubscribed = http.post(f"/_sandbox/deliver/phonepe/{hook['id']}", json={"event": "pg.refund.failed"})
     assert unsubscribed.status_code == 400
     assert http.post("/_sandbox/deliver/phonepe/CF404", json={"send": False}).status_code == 404
+    http.patch(f"/_sandbox/webhooks/phonepe/{hook['id']}", json={"username": "merchant_01"})
+    underscored = http.post(f"/_sandbox/deliver/phonepe/{hook['id']}", json={"send": False}).json()
+    # printf '%s' merchant_01:password456 | openssl dgst -sha256
+    assert underscored["headers"]["Authorization"] == "e2a979e60bf6ffc36ef50b04b9c6a3e5366f907cb3a89e79fc99734fe9d335e0"
     http.patch(f"/_sandbox/webhooks/phonepe/{hook['id']}", json={"enabled": False})
     disabled = http.post(f"/_sandbox/deliver/phonepe/{hook['id']}", json={"send": False})
     assert disabled.status_code == 400 and "disabled" in disabled.json()["error"]

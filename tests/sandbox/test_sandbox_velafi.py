@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -11,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from pulumi_webhooks import velafi, verify
 from pulumi_webhooks.sandbox import Fault, Sandbox
@@ -24,8 +26,10 @@ URL = "https://hooks.example.com/velafi"
 
 
 def signed(timestamp: int | None = None, secret: str = VelaFiApp.API_SECRET) -> dict[str, str]:
+    """The token request's query, signed here as VelaFi's docs say (never with the client's code)."""
     ts = str(timestamp if timestamp is not None else int(time.time() * 1000))
-    return {"timestamp": ts, "signature": velafi.token_signature(secret, ts)}
+    signature = hmac.new(secret.encode(), f"timestamp={ts}".encode(), hashlib.sha256).hexdigest()
+    return {"timestamp": ts, "signature": signature}
 
 
 def get_token(http: httpx.Client) -> str:
@@ -66,11 +70,46 @@ def test_token_generate(http: httpx.Client) -> None:
     assert len(data["token"]) == 36  # a UUID, as in VelaFi's example
 
 
-def test_token_signature_is_case_insensitive_hex(http: httpx.Client) -> None:
+def test_token_signature_must_be_the_lowercase_hex_the_docs_produce(http: httpx.Client) -> None:
+    params = signed()
+    assert params["signature"] == params["signature"].lower() and len(params["signature"]) == 64
+    answer = http.get("/velafi/v2/token/generate", params=params, headers={"X-BH-APIKEY": VelaFiApp.API_KEY})
+    assert envelope(answer)[1] == 200
+    # The docs are silent on letter case: the sandbox takes the least forgiving reading.
     params = signed()
     params["signature"] = params["signature"].upper()
     answer = http.get("/velafi/v2/token/generate", params=params, headers={"X-BH-APIKEY": VelaFiApp.API_KEY})
-    assert envelope(answer)[1] == 200
+    assert envelope(answer)[:2] == (401, velafi.CODE_INVALID_SIGNATURE)
+
+
+def test_token_signature_is_keyed_with_the_secret_over_timestamp_equals_ms(http: httpx.Client) -> None:
+    ts = str(int(time.time() * 1000))
+    for message in (ts, f"timestamp={ts}&", f"timestamp: {ts}"):  # anything but exactly "timestamp=<ms>"
+        wrong = hmac.new(VelaFiApp.API_SECRET.encode(), message.encode(), hashlib.sha256).hexdigest()
+        answer = http.get("/velafi/v2/token/generate", params={"timestamp": ts, "signature": wrong},
+                          headers={"X-BH-APIKEY": VelaFiApp.API_KEY})
+        assert envelope(answer)[:2] == (401, velafi.CODE_INVALID_SIGNATURE), message
+
+
+def test_the_sandbox_signs_and_checks_with_its_own_code() -> None:
+    """A second reading of VelaFi's docs: from the client it takes constants and payload models only."""
+    import ast
+    import inspect
+
+    from pydantic import BaseModel
+
+    from pulumi_webhooks.sandbox import velafi as sandbox_velafi
+
+    tree = ast.parse(inspect.getsource(sandbox_velafi))
+    imports = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom | ast.Import)]
+    modules = {node.module for node in imports if isinstance(node, ast.ImportFrom)}
+    assert "pulumi_webhooks.verify" not in modules and "pulumi_webhooks" not in modules
+    from_client = [alias.name for node in imports if isinstance(node, ast.ImportFrom)
+                   and node.module == "pulumi_webhooks.velafi" for alias in node.names]
+    assert from_client
+    for name in from_client:
+        value = getattr(velafi, name)
+        assert isinstance(value, int | str) or (isinstance(value, type) and issubclass(value, BaseModel)), name
 
 
 def _now_ms() -> int:
@@ -147,7 +186,8 @@ def test_create(http: httpx.Client, auth: dict[str, str]) -> None:
     data = create(http, auth)
     assert set(data) == {"webhookId", "eventType", "url", "status", "publicKey"}
     assert len(data["webhookId"]) == 32 and int(data["webhookId"], 16) >= 0
-    assert (data["eventType"], data["url"], data["status"]) == ("ORDER_WEBHOOK", URL, 10)
+    # Active, shown as every example in VelaFi's docs shows it: 1, not the enum's 10.
+    assert (data["eventType"], data["url"], data["status"]) == ("ORDER_WEBHOOK", URL, 1)
     key = serialization.load_der_public_key(base64.b64decode(data["publicKey"]))
     assert isinstance(key, rsa.RSAPublicKey) and key.key_size == 2048
     second = create(http, auth, url="https://hooks.example.com/2")
@@ -220,6 +260,25 @@ def test_list_by_status(sb: Sandbox, http: httpx.Client, auth: dict[str, str]) -
     assert ids(30) == [deleted["webhookId"]]
 
 
+def test_listed_statuses_are_shown_as_the_docs_show_them(http: httpx.Client, auth: dict[str, str]) -> None:
+    """Active shows 1 (every doc example); disabled 20 and deleted 30 (the enum: no example shows them)."""
+    active = create(http, auth)
+    disabled = create(http, auth, url="https://hooks.example.com/d")
+    deleted = create(http, auth, url="https://hooks.example.com/x")
+    answer = envelope(http.put(f"/velafi/v2/webhook/{disabled['webhookId']}",
+                               json={"url": disabled["url"], "status": 20}, headers=auth))[3]
+    assert answer["status"] == 20
+    http.delete(f"/velafi/v2/webhook/{deleted['webhookId']}", headers=auth)
+
+    def statuses(status: int) -> dict[str, int]:
+        data = envelope(http.get("/velafi/v2/webhooks", params={"status": status}, headers=auth))[3]
+        return {w["webhookId"]: w["status"] for w in data}
+
+    assert statuses(10) == {active["webhookId"]: 1}
+    assert statuses(20) == {disabled["webhookId"]: 20}
+    assert statuses(30) == {deleted["webhookId"]: 30}
+
+
 @pytest.mark.parametrize("query", ["", "?status=", "?status=1", "?status=40", "?status=active"])
 def test_list_needs_a_documented_status(http: httpx.Client, auth: dict[str, str], query: str) -> None:
     status, code, msg, _ = envelope(http.get(f"/velafi/v2/webhooks{query}", headers=auth))
@@ -243,7 +302,7 @@ def test_update_url_and_status(http: httpx.Client, auth: dict[str, str]) -> None
     assert (status, code) == (200, 200)
     assert data == {**made, "url": "https://new.example.com/h", "status": 20}
     data = envelope(http.put(path, json={"url": "https://new.example.com/h", "status": 10}, headers=auth))[3]
-    assert data["status"] == 10
+    assert data["status"] == 1  # written as 10, shown as in the docs' examples
 
 
 @pytest.mark.parametrize(
@@ -388,9 +447,51 @@ def test_admin_delivery_is_signed_with_the_webhook_key(http: httpx.Client, auth:
     assert http.post("/_sandbox/deliver/velafi/" + "0" * 32, json={"send": False}).status_code == 404
 
 
+#: Fields of each event type's documented push (docs.velafi.com, api-reference/webhooks/*-message-push);
+#: ON_RAMP_WITHDRAW_WEBHOOK has no documented push, so only what every push carries is required of it.
+PUSH_FIELDS = {
+    "ORDER_WEBHOOK": {"orderId", "clientId", "userId", "merchantId", "orderType", "fiat", "fiatAmount", "fiatFee",
+                      "crypto", "cryptoAmount", "orderPrice", "orderStatus", "createTime", "updateTime"},
+    "GLOBAL_PAYMENT_WEBHOOK": {"orderId", "clientId", "userId", "onRampCountry", "onRampMerchantId", "onRampFiat",
+                               "onRampFiatAmount", "onRampFiatFee", "offRampCountry", "offRampMerchantId",
+                               "offRampFiat", "offRampFiatAmount", "offRampFiatFee", "orderPrice", "orderStatus",
+                               "createTime", "updateTime"},
+    "FUNDING_WEBHOOK": {"txId", "merchantId", "merchantName", "fiat", "totalAmount", "amount", "fee",
+                        "userPaymentId", "type", "status", "createTime", "updateTime", "payerName", "payerAccount"},
+    "ON_RAMP_WITHDRAW_WEBHOOK": {"orderId"},
+    "STABLE_COIN_PAYMENT_WEBHOOK": {"orderId", "userId", "merchantId", "linkId", "walletId", "walletName",
+                                    "referenceId", "currency", "network", "networkName", "depositAmount",
+                                    "feeAmount", "receivedAmount", "status", "fromAddress", "toAddress", "txHash",
+                                    "paymentLink", "createTime", "cancelTime", "processTime", "confirmTime"},
+}
+
+
+def test_push_fields_cover_every_event_type() -> None:
+    assert set(PUSH_FIELDS) == set(velafi.EVENT_TYPES)
+
+
 @pytest.mark.parametrize("event_type", velafi.EVENT_TYPES)
 def test_every_event_type_has_a_sample_delivery(sb: Sandbox, http: httpx.Client, auth: dict[str, str],
                                                 event_type: str) -> None:
     made = create(http, auth, event_type=event_type, url=f"{URL}/{event_type}")
     delivery = sb.apps["velafi"].delivery(made["webhookId"], None)
     verify.velafi(delivery.headers, delivery.body, public_key=made["publicKey"])
+    # Flat, as VelaFi pushes: no envelope, no "data" wrapper; the webhook's id and event type first.
+    payload = json.loads(delivery.body)
+    assert list(payload)[:2] == ["webhookId", "eventType"]
+    assert (payload["webhookId"], payload["eventType"]) == (made["webhookId"], event_type)
+    assert "data" not in payload and "code" not in payload
+    assert PUSH_FIELDS[event_type] <= set(payload), PUSH_FIELDS[event_type] - set(payload)
+    assert all(not isinstance(v, dict | list) for v in payload.values())
+
+
+def test_the_push_signature_is_hex_rsa_sha256_of_the_raw_body(sb: Sandbox, http: httpx.Client,
+                                                              auth: dict[str, str]) -> None:
+    made = create(http, auth, event_type="STABLE_COIN_PAYMENT_WEBHOOK")
+    delivery = sb.apps["velafi"].delivery(made["webhookId"], None)
+    signature = delivery.headers["signature"]
+    assert len(signature) == 512 and signature == signature.lower() and int(signature, 16) >= 0
+    # Checked here with cryptography directly, as VelaFi's own verifying example does it.
+    key = serialization.load_der_public_key(base64.b64decode(made["publicKey"]))
+    assert isinstance(key, rsa.RSAPublicKey)
+    key.verify(bytes.fromhex(signature), delivery.body, padding.PKCS1v15(), hashes.SHA256())

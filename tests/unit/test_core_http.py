@@ -334,6 +334,8 @@ def test_a_credentials_request_404_is_never_not_found() -> None:
     with pytest.raises(ApiError) as info:
         token_client(TokenServer(token_status=404)).request("delete webhook", "DELETE", "/hooks/1")
     assert type(info.value) is ApiError and info.value.status == 404
+    assert "nothing answers https://api.acme.invalid/token; base URL https://api.acme.invalid (set with " \
+           "acme:baseUrl or ACME_BASE_URL)" in str(info.value)
 
 
 def test_a_credentials_request_retries_what_is_transient() -> None:

@@ -70,11 +70,8 @@ class ToyProvider(WebhookProvider[ToyArgs]):
         if self.remote.pop(id_, None) is None:
             raise NotFoundError("Toy", "delete webhook", status=404)
 
-    def api_find(self, args: ToyArgs) -> tuple[str, dict[str, Any]] | None:
-        for id_, hook in self.remote.items():
-            if hook["url"] == args.url:
-                return id_, dict(hook)
-        return None
+    def api_matches(self, args: ToyArgs) -> list[tuple[str, dict[str, Any]]]:
+        return [(id_, dict(hook)) for id_, hook in self.remote.items() if hook["url"] == args.url]
 
 
 @pytest.fixture
@@ -115,6 +112,20 @@ def test_unknown_values_pass_check_and_show_as_changes(toy: ToyProvider) -> None
     diff = toy.diff("wh_1", {"url": "https://a.example", "events": [], "region": "eu"},
                     {"url": UNKNOWN, "events": [], "region": "eu"})
     assert diff.changes is True and diff.replaces == []
+
+
+def test_unknown_objects_pass_check_and_show_as_changes(toy: ToyProvider) -> None:
+    # The pinned SDK hands Check and Diff `pulumi.output.Unknown` objects, not only the string.
+    from pulumi.output import Unknown
+
+    result = toy.check({}, {"url": Unknown(), "events": [Unknown(), "order.paid"], "region": Unknown()})
+    assert result.failures == []
+    assert isinstance(result.inputs["url"], Unknown)
+    olds = {"url": "https://a.example", "events": [], "region": "eu"}
+    in_place = toy.diff("wh_1", olds, {**olds, "url": Unknown()})
+    assert in_place.changes is True and in_place.replaces == []
+    replace = toy.diff("wh_1", olds, {**olds, "region": Unknown()})
+    assert replace.changes is True and replace.replaces == ["region"]
 
 
 def test_diff_orders_and_defaults_never_make_a_change(toy: ToyProvider) -> None:
@@ -252,3 +263,134 @@ def test_a_secret_failure_never_shows_its_value(toy: ToyProvider) -> None:
 
     result = Strict().check({}, {"url": "https://a.example", "secret": "hunter2"})
     assert [(f.property, f.reason) for f in result.failures] == [("", "secret: must be at least 8 characters")]
+
+
+# -- lost creates take only what they can have made -------------------------------------------
+
+
+class ListingToy(ToyProvider):
+    def api_list(self) -> list[str] | None:
+        return list(self.remote)
+
+
+def test_a_lost_create_never_takes_a_webhook_the_account_held_before(toy: ToyProvider) -> None:
+    # Another stack's webhook, declared identically, exists before this process creates anything.
+    ToyProvider.remote["wh_prod"] = {"url": "https://a.example", "events": [], "region": "eu", "created_at": "t"}
+    ToyProvider.lose_next_create_answers = 1
+    created = ListingToy().create({"url": "https://a.example", "events": []})
+    assert created.id == "wh_1"
+    assert sorted(ToyProvider.remote) == ["wh_1", "wh_prod"]
+
+
+def test_identical_declarations_never_share_an_id(toy: ToyProvider) -> None:
+    provider = ListingToy()
+    first = provider.create({"url": "https://a.example", "events": []})
+    ToyProvider.lose_next_create_answers = 1
+    second = provider.create({"url": "https://a.example", "events": []})
+    assert {first.id, second.id} == {"wh_1", "wh_2"}
+    assert sorted(ToyProvider.remote) == ["wh_1", "wh_2"]
+
+
+def test_a_lost_create_brings_what_it_made_to_the_declaration(toy: ToyProvider) -> None:
+    class Drifting(ListingToy):
+        def api_create(self, args: ToyArgs) -> tuple[str, dict[str, Any]]:
+            self.remote["wh_9"] = {"url": args.url, "events": [], "region": args.region, "created_at": "t0"}
+            raise TransientError("Toy", "create webhook", status=503, maybe_committed=True)
+
+    created = Drifting().create({"url": "https://a.example", "events": ["order.paid"]})
+    assert created.id == "wh_9"
+    assert ToyProvider.remote["wh_9"]["events"] == ["order.paid"]
+
+
+def test_a_create_that_commits_after_the_client_gave_up_is_not_sent_again(
+    toy: ToyProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    pauses: list[float] = []
+    monkeypatch.setattr("pulumi_webhooks._lifecycle.time.sleep", pauses.append)
+    monkeypatch.setenv("PULUMI_WEBHOOKS_REQUEST_TIMEOUT", "4")
+
+    class Slow(ListingToy):
+        looks = 0
+
+        def api_create(self, args: ToyArgs) -> tuple[str, dict[str, Any]]:
+            sent.append(args.url)
+            raise TransientError("Toy", "create webhook", status=None, code="ReadTimeout", maybe_committed=True)
+
+        def api_matches(self, args: ToyArgs) -> list[tuple[str, dict[str, Any]]]:
+            Slow.looks += 1
+            if Slow.looks == 2:  # the provider commits while the client pauses
+                self.remote["wh_late"] = {"url": args.url, "events": [], "region": "eu", "created_at": "t"}
+            return super().api_matches(args)
+
+    created = Slow().create({"url": "https://a.example", "events": []})
+    assert created.id == "wh_late" and sent == ["https://a.example"]
+    assert pauses and pauses[0] >= 4  # it waited about a request timeout before looking again
+
+
+# -- where a webhook lives ----------------------------------------------------------------------
+
+ACME = ConnectionSpec(
+    "acme", "Acme",
+    (Setting("apiKey", "ACME_API_KEY", secret=True), Setting("baseUrl", "ACME_BASE_URL"),
+     Setting("environment", "ACME_ENVIRONMENT")),
+    {"production": "https://api.acme.invalid", "sandbox": "https://sandbox.acme.invalid"},
+)
+
+
+class LocatedToy(ListingToy):
+    connection_spec = ACME
+    seen: list[tuple[str, str]] = []
+
+    def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
+        LocatedToy.seen.append(("read", ACME.resolve().base_url))
+        return super().api_read(id_, state)
+
+    def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
+        LocatedToy.seen.append(("delete", ACME.resolve().base_url))
+        super().api_delete(id_, state)
+
+
+def test_the_state_records_where_a_webhook_lives_and_a_new_host_replaces(toy: ToyProvider) -> None:
+    LocatedToy.seen = []
+    provider = LocatedToy()
+    set_stack_config({"acme:baseUrl": "http://127.0.0.1:1/a/"})
+    created = provider.create({"url": "https://a.example"})
+    assert created.outs is not None and created.outs["base_url"] == "http://127.0.0.1:1/a"
+    news = {"url": "https://a.example", "events": [], "region": "eu"}
+    assert provider.diff("wh_1", created.outs, news).changes is False
+    set_stack_config({"acme:baseUrl": "http://127.0.0.1:2/b"})
+    moved = provider.diff("wh_1", created.outs, news)
+    assert moved.changes is True and moved.replaces == ["base_url"]
+    # Read and delete go where the webhook was made, not where the config points now.
+    assert provider.read("wh_1", created.outs).outs["base_url"] == "http://127.0.0.1:1/a"
+    provider.delete("wh_1", created.outs)
+    assert LocatedToy.seen == [("read", "http://127.0.0.1:1/a"), ("delete", "http://127.0.0.1:1/a")]
+    assert ACME.resolve().base_url == "http://127.0.0.1:2/b"
+
+
+def test_not_found_is_confirmed_before_anything_is_dropped(toy: ToyProvider) -> None:
+    class WrongPath(LocatedToy):
+        def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
+            raise NotFoundError("Acme", "list webhooks", status=404)
+
+        def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
+            raise NotFoundError("Acme", "delete webhook", status=404)
+
+    set_stack_config({"acme:baseUrl": "http://127.0.0.1:1/typo"})
+    state = {"url": "https://a.example", "events": [], "region": "eu", "base_url": "http://127.0.0.1:1/typo"}
+    with pytest.raises(ConfigurationError, match=r"127\.0\.0\.1:1/typo \(from acme:baseUrl; set with "
+                                                 r"acme:baseUrl or ACME_BASE_URL\)"):
+        WrongPath().read("wh_1", state)
+    with pytest.raises(ConfigurationError, match="acme:baseUrl"):
+        WrongPath().delete("wh_1", state)
+
+    class StillThere(LocatedToy):
+        def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
+            raise NotFoundError("Acme", "delete webhook", status=404)
+
+    ToyProvider.remote["wh_1"] = {"url": "https://a.example", "events": [], "region": "eu", "created_at": "t"}
+    with pytest.raises(NotFoundError):
+        StillThere().delete("wh_1", state)
+    del ToyProvider.remote["wh_1"]
+    StillThere().delete("wh_1", state)  # a read proves it is gone: success

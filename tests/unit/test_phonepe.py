@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from pulumi_webhooks import _config, _http, phonepe
+from pulumi_webhooks import _config, _http, _lifecycle, phonepe
 from pulumi_webhooks._errors import (
     ApiError,
     AuthenticationError,
@@ -126,17 +126,24 @@ def test_url_must_be_https(provider: PhonePeWebhookProvider) -> None:
 @pytest.mark.parametrize(("username", "rule"), [
     ("abcd", "5 to 20 characters"),
     ("a" * 21, "5 to 20 characters"),
-    ("merchant_01", "only letters and digits"),
-    ("mérchant01", "only letters and digits"),
-    ("merchant 1", "only letters and digits"),
+    ("a_b_", "5 to 20 characters"),
+    ("mérchant01", "only letters, digits and underscores"),
+    ("merchant 1", "only letters, digits and underscores"),
+    ("merchant-01", "only letters, digits and underscores"),
+    ("merchant.01", "only letters, digits and underscores"),
+    ("merchant01\n", "only letters, digits and underscores"),
+    ("merchant\uff101", "only letters, digits and underscores"),  # a full-width digit is not 0-9
 ])
 def test_username_rule(provider: PhonePeWebhookProvider, username: str, rule: str) -> None:
     assert rule in failures(provider, username=username)["username"]
 
 
-@pytest.mark.parametrize("username", ["abcde", "A" * 20, "12345", "Merchant2024"])
+# PhonePe's dashboard pages allow underscores, so a webhook may hold one: adopting it must pass check.
+@pytest.mark.parametrize("username", ["abcde", "A" * 20, "12345", "Merchant2024", "merchant_01", "_____",
+                                      "a_b_c", "MERCHANT_2024_ORDERS"])
 def test_username_accepted(provider: PhonePeWebhookProvider, username: str) -> None:
     assert failures(provider, username=username) == {}
+    assert failures(provider, username=username, webhook_id="CF2410212252436169514926") == {}
 
 
 @pytest.mark.parametrize(("password", "rule"), [
@@ -235,19 +242,81 @@ def test_unknowns_are_changes_during_preview(provider: PhonePeWebhookProvider) -
 # -- connection and tokens -----------------------------------------------------------------------
 
 
-def test_token_url_decisions(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert token_url(CONNECTION.resolve()) == "https://api.phonepe.com/apis/identity-manager/v1/oauth/token"
+# PhonePe's documented token endpoints, written out (developer.phonepe.com, "Fetch Auth Token API").
+PRODUCTION_TOKEN_URL = "https://api.phonepe.com/apis/identity-manager/v1/oauth/token"
+SANDBOX_TOKEN_URL = "https://api-preprod.phonepe.com/apis/pg-sandbox/v1/oauth/token"
+
+
+def resolved_token_url(**config: str) -> str:
+    _config.set_stack_config({f"phonepe:{k}": v for k, v in config.items()})
+    return token_url(CONNECTION.resolve())
+
+
+def test_token_url_without_base_url_is_the_environments_documented_one() -> None:
+    assert resolved_token_url() == PRODUCTION_TOKEN_URL
+    assert resolved_token_url(environment="production") == PRODUCTION_TOKEN_URL
+    assert resolved_token_url(environment="sandbox") == SANDBOX_TOKEN_URL
+
+
+def test_environment_variables_choose_the_token_url_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHONEPE_ENVIRONMENT", "sandbox")
     conn = CONNECTION.resolve()
     assert conn.base_url == "https://api-preprod.phonepe.com/apis/pg-sandbox"
-    assert token_url(conn) == "https://api-preprod.phonepe.com/apis/pg-sandbox/v1/oauth/token"
-    _config.set_stack_config({"phonepe:baseUrl": "http://127.0.0.1:9/phonepe/"})
-    assert token_url(CONNECTION.resolve()) == "http://127.0.0.1:9/phonepe/v1/oauth/token"
+    assert token_url(conn) == SANDBOX_TOKEN_URL
+    monkeypatch.setenv("PHONEPE_BASE_URL", "https://api.phonepe.com/apis/pg")
+    assert token_url(CONNECTION.resolve()) == PRODUCTION_TOKEN_URL
     monkeypatch.setenv("PHONEPE_AUTH_URL", "http://127.0.0.1:8/oauth/token")
     assert token_url(CONNECTION.resolve()) == "http://127.0.0.1:8/oauth/token"
-    _config.set_stack_config({"phonepe:authUrl": "ftp://x"})
+
+
+@pytest.mark.parametrize("base_url", [
+    "https://api.phonepe.com/apis/pg",
+    "https://api.phonepe.com/apis/pg/",
+    "https://API.PhonePe.COM/apis/pg",
+    "https://api.phonepe.com:443/apis/pg//",
+])
+@pytest.mark.parametrize("environment", ["production", "sandbox"])
+def test_the_documented_production_host_gets_identity_manager_tokens(base_url: str, environment: str) -> None:
+    # Production serves webhooks under /apis/pg and tokens under /apis/identity-manager: deriving the
+    # token URL from the base URL would ask /apis/pg/v1/oauth/token, which is not PhonePe's.
+    assert resolved_token_url(baseUrl=base_url, environment=environment) == PRODUCTION_TOKEN_URL
+
+
+@pytest.mark.parametrize("base_url", [
+    "https://api-preprod.phonepe.com/apis/pg-sandbox",
+    "https://API-PREPROD.phonepe.com/apis/pg-sandbox/",
+])
+@pytest.mark.parametrize("environment", ["production", "sandbox"])
+def test_the_documented_sandbox_host_gets_its_documented_token_url(base_url: str, environment: str) -> None:
+    assert resolved_token_url(baseUrl=base_url, environment=environment) == SANDBOX_TOKEN_URL
+
+
+@pytest.mark.parametrize(("base_url", "expected"), [
+    ("http://127.0.0.1:9/phonepe/", "http://127.0.0.1:9/phonepe/v1/oauth/token"),
+    ("https://phonepe.internal.example/apis/pg", "https://phonepe.internal.example/apis/pg/v1/oauth/token"),
+    # Not PhonePe's documented hosts: another scheme, port or path (paths keep their case).
+    ("http://api.phonepe.com/apis/pg", "http://api.phonepe.com/apis/pg/v1/oauth/token"),
+    ("https://api.phonepe.com:8443/apis/pg", "https://api.phonepe.com:8443/apis/pg/v1/oauth/token"),
+    ("https://api.phonepe.com/APIS/PG", "https://api.phonepe.com/APIS/PG/v1/oauth/token"),
+    ("https://api.phonepe.com/apis/pg-sandbox", "https://api.phonepe.com/apis/pg-sandbox/v1/oauth/token"),
+])
+def test_any_other_base_url_serves_tokens_under_itself(base_url: str, expected: str) -> None:
+    assert resolved_token_url(baseUrl=base_url) == expected
+    assert resolved_token_url(baseUrl=base_url, environment="sandbox") == expected
+
+
+def test_auth_url_wins_over_everything() -> None:
+    local = "http://127.0.0.1:8/oauth/token"
+    assert resolved_token_url(authUrl=local) == local
+    assert resolved_token_url(authUrl=f"{local}/", environment="sandbox") == local
+    assert resolved_token_url(authUrl=local, baseUrl="https://api.phonepe.com/apis/pg") == local
+    assert resolved_token_url(authUrl=local, baseUrl="http://127.0.0.1:9/phonepe") == local
+
+
+@pytest.mark.parametrize("auth_url", ["ftp://x", "api.phonepe.com/v1/oauth/token", "https://"])
+def test_auth_url_must_be_an_http_url(auth_url: str) -> None:
     with pytest.raises(ConfigurationError, match="phonepe:authUrl"):
-        token_url(CONNECTION.resolve())
+        resolved_token_url(authUrl=auth_url)
 
 
 def test_client_version_defaults_only_in_the_sandbox_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -316,6 +385,33 @@ def test_token_request_is_the_documented_form_and_header(fake_env: None) -> None
     assert fake.forms == [{"client_id": ["CLIENTID42"], "client_version": ["7"],
                            "client_secret": ["client-secret-value-1"], "grant_type": ["client_credentials"]}]
     assert fake.seen_auth == ["O-Bearer tok1-abcdef"]
+
+
+@pytest.mark.parametrize(("base_url", "token_at", "webhooks_at"), [
+    ("https://api.phonepe.com/apis/pg/", PRODUCTION_TOKEN_URL, "https://api.phonepe.com/apis/pg/configs/v1/webhooks"),
+    ("https://api-preprod.phonepe.com/apis/pg-sandbox", SANDBOX_TOKEN_URL,
+     "https://api-preprod.phonepe.com/apis/pg-sandbox/configs/v1/webhooks"),
+    ("https://phonepe.invalid/base", "https://phonepe.invalid/base/v1/oauth/token",
+     "https://phonepe.invalid/base/configs/v1/webhooks"),
+])
+def test_requests_go_where_the_token_url_rule_says(base_url: str, token_at: str, webhooks_at: str) -> None:
+    _config.set_stack_config({"phonepe:baseUrl": base_url, "phonepe:clientId": "CLIENTID42",
+                              "phonepe:clientSecret": "client-secret-value-1", "phonepe:clientVersion": "7"})
+    sent: list[tuple[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        url = str(request.url.copy_with(query=None))
+        sent.append((request.method, url))
+        if url == token_at:
+            return httpx.Response(200, json={"access_token": "tok-abcdef", "token_type": "O-Bearer",
+                                             "expires_at": int(time.time()) + 3600})
+        if url == webhooks_at:
+            return httpx.Response(200, json={"webhooks": []})
+        return httpx.Response(404, json={"code": "BAD_REQUEST", "message": "no such API"})
+
+    with _http.use_transport(httpx.MockTransport(handler)):
+        assert list_webhooks() == []
+    assert sent == [("POST", token_at), ("GET", webhooks_at)]
 
 
 def test_one_token_per_credential_shared_by_threads(fake_env: None) -> None:
@@ -468,7 +564,8 @@ def test_create_read_update_delete(sandbox: Sandbox, provider: PhonePeWebhookPro
     assert outs["events"] == ["pg.order.completed", "pg.order.failed"]
     assert outs["enabled"] is True and outs["password"] == "Sup3rSecret"
     assert isinstance(outs["created_at"], int) and isinstance(outs["updated_at"], int)
-    assert [e["method"] for e in calls(sandbox) if "token" not in e["path"]] == ["POST"]
+    # One list first (what the account held before this process's first create), then the POST.
+    assert [e["method"] for e in calls(sandbox) if "token" not in e["path"]] == ["GET", "POST"]
     assert remote(sandbox)[created.id]["url"] == ARGS["url"]
 
     read = provider.read(created.id, {**outs, "__provider": "p"})
@@ -493,7 +590,7 @@ def test_create_read_update_delete(sandbox: Sandbox, provider: PhonePeWebhookPro
 
 def test_create_disabled_creates_then_disables(sandbox: Sandbox, provider: PhonePeWebhookProvider) -> None:
     created = made(provider, {**ARGS, "enabled": False})
-    assert [e["method"] for e in calls(sandbox) if "token" not in e["path"]] == ["POST", "PUT"]
+    assert [e["method"] for e in calls(sandbox) if "token" not in e["path"]] == ["GET", "POST", "PUT"]
     assert remote(sandbox)[created.id]["enabled"] is False
     assert created.outs["enabled"] is False
 
@@ -576,6 +673,63 @@ def test_adopting_a_different_webhook_updates_it(sandbox: Sandbox, provider: Pho
     assert remote(sandbox)[existing]["password"] == "Adopt3dPass"
     with pytest.raises(NotFoundError, match="does not exist"):
         made(provider, {**ARGS, "webhook_id": "CF0000000000000000000000"})
+
+
+def dashboard_webhook(sandbox: Sandbox, provider: PhonePeWebhookProvider, username: str) -> str:
+    """A webhook whose username was set in PhonePe's dashboard (which allows underscores)."""
+    webhook_id = made(provider, dict(ARGS)).id
+    sandbox.apps["phonepe"].edit(webhook_id, {"username": username})
+    return webhook_id
+
+
+def test_adopting_a_webhook_whose_username_has_underscores(sandbox: Sandbox, provider: PhonePeWebhookProvider) -> None:
+    existing = dashboard_webhook(sandbox, provider, "merchant_01")
+    declared = {**ARGS, "username": "merchant_01", "webhook_id": existing}
+    assert failures(provider, username="merchant_01", webhook_id=existing) == {}
+    mark = len(sandbox.journal)
+    adopted = made(provider, declared)
+    assert adopted.id == existing and adopted.outs["username"] == "merchant_01"
+    assert [e["method"] for e in sandbox.journal[mark:]] == ["GET"]  # read only: nothing to change
+    read = provider.read(existing, adopted.outs)
+    assert read.inputs is not None and read.inputs["username"] == "merchant_01"
+    assert provider.check({}, {**read.inputs, "__provider": "p"}).failures == []
+    assert provider.diff(existing, read.outs or {}, declared).changes is False
+
+
+def test_changing_such_a_webhook_reports_what_phonepe_answers(
+    sandbox: Sandbox, provider: PhonePeWebhookProvider
+) -> None:
+    # The webhook API pages say letters and digits only, and the sandbox holds every body to them.
+    existing = dashboard_webhook(sandbox, provider, "merchant_01")
+    with pytest.raises(ApiError) as caught:
+        made(provider, {**ARGS, "username": "merchant_01", "url": "https://hooks.example.com/v2",
+                        "webhook_id": existing})
+    error = caught.value
+    assert type(error) is ApiError and (error.status, error.code) == (400, "BAD_REQUEST")
+    assert "username" in str(error) and ARGS["password"] not in str(error)
+    assert remote(sandbox)[existing]["url"] == ARGS["url"]
+
+
+def test_discover_declares_a_username_with_underscores(sandbox: Sandbox, provider: PhonePeWebhookProvider) -> None:
+    existing = dashboard_webhook(sandbox, provider, "shop_orders_2024")
+    [(webhook_id, props)] = list_webhooks()
+    code, _ = declaration("phonepe", webhook_id, props)
+    assert webhook_id == existing and "username='shop_orders_2024'" in code
+    declared = {k: v for k, v in props.items() if k in WebhookArgs.model_fields}
+    assert failures(provider, **declared, webhook_id=webhook_id) == {}
+
+
+def test_a_lost_create_never_takes_an_identical_webhook_held_before(
+    sandbox: Sandbox, provider: PhonePeWebhookProvider
+) -> None:
+    # Another stack's webhook, declared identically, exists before this process creates anything.
+    before = made(provider, dict(ARGS)).id
+    _lifecycle.reset_claims()  # a new provider process: its first listing sees `before`
+    sandbox.faults.append(Fault(provider="phonepe", method="POST", path="/configs/", drop=True, after_commit=True,
+                                count=1))
+    created = made(provider, dict(ARGS))
+    assert created.id != before
+    assert set(remote(sandbox)) == {before, created.id}  # the lost create's webhook, not sent twice
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import inspect
 import json
 import pickle
@@ -14,7 +16,7 @@ import httpx
 import pulumi
 import pytest
 
-from pulumi_webhooks import _config, _http, velafi, verify
+from pulumi_webhooks import _config, _http, discover, velafi, verify
 from pulumi_webhooks._errors import (
     ApiError,
     AuthenticationError,
@@ -28,7 +30,7 @@ from pulumi_webhooks._lifecycle import UNKNOWN
 from pulumi_webhooks.sandbox import Fault, Sandbox
 from pulumi_webhooks.sandbox.velafi import VelaFiApp
 
-from ..helpers import failures_by_field, in_threads, pickled_provider, pulumi_mocks, sandbox_client
+from ..helpers import SANDBOX_URL, failures_by_field, in_threads, pickled_provider, pulumi_mocks, sandbox_client
 
 URL = "https://hooks.example.com/velafi"
 PROVIDER = velafi.VelaFiWebhookProvider()
@@ -81,6 +83,15 @@ def test_check_accepts_a_declaration_and_fills_defaults() -> None:
 @pytest.mark.parametrize("event_type", velafi.EVENT_TYPES)
 def test_check_accepts_every_documented_event_type(event_type: str) -> None:
     assert check(**valid(event_type=event_type)) == {}
+
+
+def test_the_event_types_are_the_documented_five() -> None:
+    # Create Webhook Endpoints lists four; Stablecoin Payment Order Message Push adds the fifth.
+    assert set(velafi.EVENT_TYPES) == {"ORDER_WEBHOOK", "GLOBAL_PAYMENT_WEBHOOK", "FUNDING_WEBHOOK",
+                                       "ON_RAMP_WITHDRAW_WEBHOOK", "STABLE_COIN_PAYMENT_WEBHOOK"}
+    assert check(**valid(event_type="STABLE_COIN_PAYMENT_WEBHOOK")) == {}
+    assert "(did you mean 'STABLE_COIN_PAYMENT_WEBHOOK'?)" in check(
+        **valid(event_type="stablecoin_payment_webhook"))["event_type"]
 
 
 @pytest.mark.parametrize(
@@ -322,6 +333,33 @@ def test_dialect_maps_token_codes_to_401_whatever_the_http_status() -> None:
 
 # -- tokens ---------------------------------------------------------------------------------------------
 
+# printf '%s' 'timestamp=1700000000000' | openssl dgst -sha256 -hmac 'vf-test-secret-0001'
+TOKEN_SIGNATURE_VECTOR = "ce232b0cc8f2b0fa2772f73017e5dbc1ef90c8d07d301b4c20d7e978a5ad6bbd"
+
+
+def test_the_token_signature_is_hex_hmac_sha256_of_timestamp_equals_ms() -> None:
+    expected = hmac.new(b"vf-test-secret-0001", b"timestamp=1700000000000", hashlib.sha256).hexdigest()
+    assert expected == TOKEN_SIGNATURE_VECTOR  # stdlib and openssl agree on the documented recipe
+    assert velafi.token_signature("vf-test-secret-0001", "1700000000000") == TOKEN_SIGNATURE_VECTOR
+
+
+def test_the_token_request_is_signed_as_documented(mock_api: Any) -> None:
+    seen = mock_api(lambda r: envelope(200, "SUCCESS", []))
+    before = int(time.time() * 1000)
+    velafi.list_webhooks()
+    after = int(time.time() * 1000)
+    [token_request] = [r for r in seen if r.url.path == "/v2/token/generate"]
+    assert token_request.method == "GET"
+    assert token_request.headers["X-BH-APIKEY"] == "key-AAAA-1111"
+    assert "X-BH-TOKEN" not in token_request.headers
+    params = token_request.url.params
+    assert set(params) == {"timestamp", "signature"}
+    timestamp = params["timestamp"]
+    assert timestamp.isdigit() and before <= int(timestamp) <= after  # milliseconds
+    expected = hmac.new(b"secret-BBBB-2222", f"timestamp={timestamp}".encode(), hashlib.sha256).hexdigest()
+    assert params["signature"] == expected
+    assert all(r.headers["X-BH-TOKEN"] == "tok-1234-5678" for r in seen if r is not token_request)
+
 
 def test_one_token_serves_every_call(sandbox: Sandbox) -> None:
     for _ in range(3):
@@ -394,7 +432,7 @@ def test_create_read_update_delete(sandbox: Sandbox) -> None:
     id_, outs = create()
     assert len(id_) == 32 and int(id_, 16) >= 0
     assert outs == {"event_type": "ORDER_WEBHOOK", "url": URL, "enabled": True, "webhook_id": id_,
-                    "status": 10, "public_key": outs["public_key"]}
+                    "status": 10, "public_key": outs["public_key"], "base_url": f"{SANDBOX_URL}/velafi"}
     base64.b64decode(outs["public_key"], validate=True)
 
     read = PROVIDER.read(id_, {**outs, "__provider": "p"})
@@ -418,7 +456,9 @@ def test_create_read_update_delete(sandbox: Sandbox) -> None:
 def test_create_disabled_is_a_create_then_a_disable(sandbox: Sandbox) -> None:
     id_, outs = create(enabled=False)
     assert (outs["enabled"], outs["status"]) == (False, 20)
-    assert calls(sandbox) == [("POST", "/v2/webhook"), ("PUT", f"/v2/webhook/{id_}")]
+    # Before its first create, the process lists what the account holds (active, then disabled).
+    assert calls(sandbox) == [("GET", "/v2/webhooks"), ("GET", "/v2/webhooks"),
+                              ("POST", "/v2/webhook"), ("PUT", f"/v2/webhook/{id_}")]
     assert read(id_, outs)[1]["enabled"] is False
 
 
@@ -458,6 +498,40 @@ def test_refresh_sees_dashboard_changes(sandbox: Sandbox) -> None:
                            "enabled": False}
     assert read_outs["status"] == 20
     assert PROVIDER.diff(id_, read_outs, valid()).changes is True
+
+
+def test_the_sandbox_shows_status_1_and_the_client_reads_it_as_active(sandbox: Sandbox) -> None:
+    id_, outs = create()
+    assert app(sandbox).webhooks()[0]["status"] == 1  # as every example in VelaFi's docs
+    assert (outs["enabled"], outs["status"]) == (True, 10)
+    _, read_outs, read_inputs = read(id_, outs)
+    assert (read_outs["status"], read_inputs["enabled"]) == (10, True)
+
+
+def test_statuses_as_listed_are_read_tolerantly(mock_api: Any) -> None:
+    hooks = {
+        "10": [{"webhookId": "a" * 32, "eventType": "ORDER_WEBHOOK", "url": URL, "status": 1, "publicKey": "K1"},
+               {"webhookId": "b" * 32, "eventType": "FUNDING_WEBHOOK", "url": URL, "status": 10}],
+        "20": [{"webhookId": "c" * 32, "eventType": "STABLE_COIN_PAYMENT_WEBHOOK", "url": URL, "status": 20,
+                "publicKey": "K3"}],
+    }
+    mock_api(lambda r: envelope(200, "SUCCESS", hooks[r.url.params["status"]]))
+    found = dict(velafi.list_webhooks())
+    assert {k: (v["enabled"], v["status"]) for k, v in found.items()} == {
+        "a" * 32: (True, 10), "b" * 32: (True, 10), "c" * 32: (False, 20)}
+    assert found["b" * 32]["public_key"] == ""
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_only_10_or_20_is_ever_written(mock_api: Any, enabled: bool) -> None:
+    shown = {"webhookId": "a" * 32, "eventType": "ORDER_WEBHOOK", "url": URL, "status": 1, "publicKey": "K"}
+    seen = mock_api(lambda r: envelope(200, "SUCCESS", {**shown, "status": 1 if enabled else 20}))
+    olds = {"event_type": "ORDER_WEBHOOK", "url": URL, "enabled": not enabled, "status": 10}
+    outs = PROVIDER.api_update("a" * 32, olds, velafi.WebhookArgs(event_type="ORDER_WEBHOOK", url=URL,
+                                                                  enabled=enabled))
+    [put] = [r for r in seen if r.method == "PUT"]
+    assert json.loads(put.content) == {"url": URL, "status": 10 if enabled else 20}
+    assert (outs["enabled"], outs["status"]) == (enabled, 10 if enabled else 20)
 
 
 def test_the_documented_status_1_reads_as_active(sandbox: Sandbox) -> None:
@@ -517,21 +591,38 @@ def test_a_lost_disabled_create_is_found_and_disabled(sandbox: Sandbox) -> None:
 
 
 def test_a_repeated_submit_finds_the_first_submission(sandbox: Sandbox) -> None:
-    # The same create already went through a moment ago (e.g. sent by a retrying proxy).
+    # The same create already went through a moment ago (e.g. sent again by a retrying proxy),
+    # after this process listed the account before its first create.
+    create(url="https://earlier.example.com")
     client = sandbox_client(sandbox, "/velafi")
     token = client.get("/v2/token/generate", params=_signed_params(),
                        headers={"X-BH-APIKEY": VelaFiApp.API_KEY}).json()["data"]["token"]
     first = client.post("/v2/webhook", json={"eventType": "ORDER_WEBHOOK", "url": URL},
                         headers={"X-BH-TOKEN": token}).json()["data"]["webhookId"]
+    mark = len(sandbox.journal)
     id_, _ = create()
     assert id_ == first
-    assert len(app(sandbox).webhooks()) == 1
-    assert [m for m, _ in calls(sandbox)].count("POST") == 2  # the first, then ours refused as repeated
+    assert len(app(sandbox).webhooks()) == 2
+    assert [m for m, _ in calls(sandbox, mark)].count("POST") == 1  # ours, refused as repeated
+
+
+def test_a_repeated_submit_never_takes_a_webhook_the_account_held_before(sandbox: Sandbox) -> None:
+    # An identical webhook made before this process's first create may be another stack's: not ours to take.
+    client = sandbox_client(sandbox, "/velafi")
+    token = client.get("/v2/token/generate", params=_signed_params(),
+                       headers={"X-BH-APIKEY": VelaFiApp.API_KEY}).json()["data"]["token"]
+    theirs = client.post("/v2/webhook", json={"eventType": "ORDER_WEBHOOK", "url": URL},
+                         headers={"X-BH-TOKEN": token}).json()["data"]["webhookId"]
+    id_, _ = create()  # refused as repeated until the provider's window has passed, then made
+    assert id_ != theirs
+    assert {h["webhookId"] for h in app(sandbox).webhooks()} == {id_, theirs}
 
 
 def _signed_params() -> dict[str, str]:
     timestamp = str(int(time.time() * 1000))
-    return {"timestamp": timestamp, "signature": velafi.token_signature(VelaFiApp.API_SECRET, timestamp)}
+    message = f"timestamp={timestamp}".encode()
+    return {"timestamp": timestamp,
+            "signature": hmac.new(VelaFiApp.API_SECRET.encode(), message, hashlib.sha256).hexdigest()}
 
 
 def test_list_webhooks_returns_active_and_disabled_not_deleted(sandbox: Sandbox) -> None:
@@ -542,6 +633,22 @@ def test_list_webhooks_returns_active_and_disabled_not_deleted(sandbox: Sandbox)
     found = dict(velafi.list_webhooks())
     assert set(found) == {a, b}
     assert found[b]["enabled"] is False and found[b]["url"] == "https://b.example.com"
+
+
+def test_a_stablecoin_payment_webhook_has_the_whole_lifecycle_and_can_be_adopted(sandbox: Sandbox) -> None:
+    id_, outs = create(event_type="STABLE_COIN_PAYMENT_WEBHOOK")
+    assert outs["event_type"] == "STABLE_COIN_PAYMENT_WEBHOOK"
+    delivery = app(sandbox).delivery(id_, None)
+    assert json.loads(delivery.body)["eventType"] == "STABLE_COIN_PAYMENT_WEBHOOK"
+    verify.velafi(delivery.headers, delivery.body, public_key=outs["public_key"])
+    # discover prints a declaration that check accepts as it is.
+    [(found_id, props)] = velafi.list_webhooks()
+    code, commands = discover.declaration("velafi", found_id, props)
+    assert "event_type='STABLE_COIN_PAYMENT_WEBHOOK'" in code and f"webhook_id={id_!r}" in code
+    assert commands == []
+    assert check(**{k: props[k] for k in ("event_type", "url", "enabled")}, webhook_id=found_id) == {}
+    PROVIDER.delete(id_, outs)
+    assert app(sandbox).webhooks() == []
 
 
 def test_deliveries_verify_with_the_public_key_output(sandbox: Sandbox) -> None:
