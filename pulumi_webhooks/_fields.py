@@ -6,8 +6,11 @@ resource check, the request bodies and the sandbox all enforce the same thing.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
-from collections.abc import Sequence
+import ipaddress
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -26,16 +29,67 @@ class Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
 
+#: Longest delivery URL accepted; providers store URLs in bounded columns.
+MAX_URL_LENGTH = 2048
+
+# Set while checking a declaration for a provider on the internet: a delivery target that only
+# this machine's network can reach would never receive anything.
+_public_targets: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "pulumi_webhooks_public_targets", default=None
+)
+
+
+@contextlib.contextmanager
+def public_targets_only(provider_host: str | None) -> Iterator[None]:
+    """Within the block, URLs must name hosts the provider at ``provider_host`` can reach:
+    no loopback, link-local or unspecified addresses (unless the provider is itself local)."""
+    token = _public_targets.set(None if provider_host is None or is_local_host(provider_host) else provider_host)
+    try:
+        yield
+    finally:
+        _public_targets.reset(token)
+
+
+def is_local_host(host: str) -> bool:
+    """Loopback, link-local or unspecified: reachable from this machine only."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_link_local or address.is_unspecified
+
+
 def _url(value: str, schemes: tuple[str, ...]) -> str:
     value = value.strip()
+    if len(value) > MAX_URL_LENGTH:
+        raise ValueError(f"must be at most {MAX_URL_LENGTH} characters, got {len(value)}")
     parts = urlsplit(value)
     if parts.scheme not in schemes:
         wanted = " or ".join(f"{s}://" for s in schemes)
-        raise ValueError(f"must be a {wanted} URL, got {value!r}")
-    if not parts.hostname:
-        raise ValueError(f"must be an absolute URL with a host, got {value!r}")
+        raise ValueError(f"must be a {wanted} URL, got {parts.scheme + ':' if parts.scheme else 'no scheme'}")
     if any(c.isspace() for c in value):
         raise ValueError("must not contain white space")
+    if "@" in parts.netloc:
+        # Never echo the value: it would carry the password into logs and the state.
+        raise ValueError("must not carry a user name or password (user:password@host); "
+                         "use the provider's own webhook authentication")
+    if not parts.hostname:
+        raise ValueError(f"must be an absolute URL with a host, got {value!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"has an invalid port in {parts.netloc!r} (must be 1-65535)") from None
+    if port == 0:
+        raise ValueError(f"has an invalid port in {parts.netloc!r} (must be 1-65535)")
+    provider_host = _public_targets.get()
+    if provider_host is not None and is_local_host(parts.hostname):
+        raise ValueError(
+            f"names {parts.hostname!r}, which only this machine can reach; "
+            f"{provider_host} delivers over the internet (a local base URL, such as the sandbox, allows it)"
+        )
     return value
 
 
@@ -61,6 +115,17 @@ def _non_empty(value: str) -> str:
 
 
 NonEmptyStr = Annotated[str, AfterValidator(_non_empty)]
+
+
+def _flag(value: Any) -> Any:
+    # One rule for every provider: no "false"/"yes"/1 coercion, a declaration says exactly true or false.
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {value!r}")
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+"""A boolean argument: only ``True`` or ``False``."""
 
 
 def suggest(value: str, allowed: Sequence[str]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import logging
 import os
 import random
 import ssl
@@ -40,7 +41,44 @@ NOT_PROCESSED_STATUSES = frozenset({425, 429})
 
 REDACTED = "***"
 
+#: Transport failures after which the provider may still be working on the request (it can
+#: commit later), unlike a dropped connection, after which the request is over either way.
+STILL_WORKING = frozenset({"ReadTimeout", "WriteTimeout"})
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+_LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
+_log_lock = threading.Lock()
+_log_configured: tuple[str | None, str | None] | None = None
+_request_log = logging.getLogger("pulumi_webhooks.requests")
+_request_log.propagate = False
+
+
+def request_log() -> logging.Logger | None:
+    """The request log, when PULUMI_WEBHOOKS_LOG=debug asks for it (to stderr, or to the file
+    PULUMI_WEBHOOKS_LOG_FILE names): one line per HTTP attempt, method, path, status and time,
+    never a query string, header or body."""
+    global _log_configured
+    level_name = (os.environ.get("PULUMI_WEBHOOKS_LOG") or "").strip().lower() or None
+    path = os.environ.get("PULUMI_WEBHOOKS_LOG_FILE") or None
+    wanted = (level_name, path)
+    with _log_lock:
+        if wanted != _log_configured:
+            for handler in list(_request_log.handlers):
+                _request_log.removeHandler(handler)
+                handler.close()
+            if level_name is not None or path is not None:
+                level = _LOG_LEVELS.get(level_name or "debug")
+                if level is None:
+                    raise ConfigurationError(
+                        f"PULUMI_WEBHOOKS_LOG must be one of {', '.join(_LOG_LEVELS)}, not {level_name!r}"
+                    )
+                handler = logging.FileHandler(path) if path else logging.StreamHandler()
+                handler.setFormatter(logging.Formatter("%(asctime)s pulumi-webhooks %(message)s"))
+                _request_log.addHandler(handler)
+                _request_log.setLevel(level)
+            _log_configured = wanted
+        return _request_log if _request_log.handlers else None
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -55,7 +93,9 @@ class RetryPolicy:
     """Bounded exponential backoff with full jitter.
 
     ``deadline`` (seconds) bounds the whole call including retries; set it with
-    PULUMI_WEBHOOKS_RETRY_DEADLINE. ``timeout`` bounds each request
+    PULUMI_WEBHOOKS_RETRY_DEADLINE. ``attempts`` caps the tries of one call
+    (PULUMI_WEBHOOKS_RETRY_ATTEMPTS), so an API that fails every time fails the
+    call in seconds, not at the deadline. ``timeout`` bounds each request
     (PULUMI_WEBHOOKS_REQUEST_TIMEOUT).
     """
 
@@ -63,6 +103,7 @@ class RetryPolicy:
     timeout: float = 30.0
     base_delay: float = 0.25
     max_delay: float = 8.0
+    attempts: int = 5
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
@@ -78,9 +119,14 @@ class RetryPolicy:
                 raise ConfigurationError(f"{name} must not be negative")
             return value
 
+        attempts = number("PULUMI_WEBHOOKS_RETRY_ATTEMPTS", cls.attempts)
+        if attempts < 1 or attempts != int(attempts):
+            raise ConfigurationError(f"PULUMI_WEBHOOKS_RETRY_ATTEMPTS must be a whole number of at least 1, "
+                                     f"not {os.environ.get('PULUMI_WEBHOOKS_RETRY_ATTEMPTS')!r}")
         return cls(
             deadline=number("PULUMI_WEBHOOKS_RETRY_DEADLINE", cls.deadline),
             timeout=number("PULUMI_WEBHOOKS_REQUEST_TIMEOUT", cls.timeout),
+            attempts=int(attempts),
         )
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
@@ -289,12 +335,15 @@ class ApiClient:
                     method, url, json_body=json_body, params=params, data=data,
                     headers=headers, authenticated=authenticated,
                 )
+                started = time.monotonic()
                 response = self.http.send(request)
             except httpx.TransportError as exc:
+                self._log(request, type(exc).__name__, started, attempt, sensitive)
                 error = self._transport_error(operation, exc, sensitive)
                 if not idempotent and error.maybe_committed:
                     raise error from None
             else:
+                self._log(request, str(response.status_code), started, attempt, sensitive)
                 failure = self.dialect.failure(response)
                 if failure is None:
                     return response
@@ -329,10 +378,21 @@ class ApiClient:
                 if not idempotent and error.maybe_committed:
                     raise error
             wait = self.policy.delay(attempt, error.retry_after)
-            if time.monotonic() + wait > deadline:
+            if attempt + 1 >= self.policy.attempts or time.monotonic() + wait > deadline:
                 raise error
             time.sleep(wait)
             attempt += 1
+
+    def _log(self, request: httpx.Request, outcome: str, started: float, attempt: int,
+             sensitive: tuple[str, ...]) -> None:
+        log = request_log()
+        if log is None:
+            return
+        elapsed = (time.monotonic() - started) * 1000
+        # The path only: a query string or a header may carry a credential.
+        path = self.redact(request.url.path, sensitive)
+        log.info("%s %s %s -> %s %.0fms%s", self.dialect.provider, request.method, path, outcome, elapsed,
+                 f" (attempt {attempt + 1})" if attempt else "")
 
     def _build(
         self,
@@ -349,7 +409,9 @@ class ApiClient:
         content: bytes | None = None
         request_headers = dict(headers or {})
         if json_body is not None:
-            content = json.dumps(json_body, separators=(",", ":")).encode()
+            # Compact, non-ASCII as UTF-8: the bytes a JavaScript server's JSON.stringify
+            # would produce, which is what request signatures are computed over.
+            content = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
             request_headers.setdefault("Content-Type", "application/json")
         request = self.http.build_request(
             method, url, content=content, data=data, params=params, headers=request_headers
@@ -364,12 +426,21 @@ class ApiClient:
         # A refused connection or a pool timeout never reached the provider.
         not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         kind = type(exc).__name__
+        message = str(exc) or kind
+        try:
+            url = exc.request.url
+            origin = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+        except RuntimeError:  # an exception raised without its request
+            origin = None
+        if origin is not None:
+            # The host, and the setting that chose it: what an operator has to check.
+            message = f"{message} — at {origin}; base URL {self.connection.where()}"
         return TransientError(
             self.dialect.provider,
             operation,
             status=None,
             code=kind,
-            message=self.redact(str(exc) or kind, sensitive),
+            message=self.redact(message, sensitive),
             maybe_committed=not not_sent,
         )
 

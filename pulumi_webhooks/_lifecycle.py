@@ -46,6 +46,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import pulumi
 from pulumi.dynamic import (
@@ -64,7 +65,8 @@ from pydantic import BaseModel, ValidationError
 
 from ._config import ConnectionSpec, located_at, set_stack_config
 from ._errors import ConfigurationError, InputError, NotFoundError, TransientError, WebhookError
-from ._http import RetryPolicy
+from ._fields import public_targets_only
+from ._http import STILL_WORKING, RetryPolicy
 
 #: What the engine sends for a value it does not know yet (during preview). The SDK hands
 #: it to Check and Diff either as this string or as a ``pulumi.output.Unknown`` object.
@@ -162,6 +164,8 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
     noun: ClassVar[str] = "webhook"
     #: How to reach the provider; with it, the state records where each webhook lives.
     connection_spec: ClassVar[ConnectionSpec | None] = None
+    #: The most webhooks the provider keeps per account, if it has a documented cap.
+    limit_per_account: ClassVar[int | None] = None
 
     # -- hooks -------------------------------------------------------------
     def api_create(self, args: ArgsT) -> tuple[str, dict[str, Any]]:
@@ -195,13 +199,14 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         set_stack_config(raw)
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs, failures = validate_fields(self.args_model, news, ignore=(*self.outputs, LOCATION_OUTPUT))
-        return CheckResult(inputs, [self._check_failure(f, r) for f, r in failures])
+        with public_targets_only(self._provider_host()):
+            inputs, failures = validate_fields(self.args_model, news, ignore=(*self.outputs, LOCATION_OUTPUT))
+        return CheckResult(inputs, [self._check_failure(f, r, news.get(f)) for f, r in failures])
 
-    def _check_failure(self, field: str, rule: str) -> CheckFailure:
+    def _check_failure(self, field: str, rule: str, value: Any = None) -> CheckFailure:
         # The engine prints a failing property's value beside the rule, in plaintext even for
-        # a secret: a secret's failure names its field in the reason instead.
-        if field in self.secret_properties:
+        # a secret or a URL's password: those failures name their field in the reason instead.
+        if field in self.secret_properties or (isinstance(value, str) and "@" in urlsplit(value.strip()).netloc):
             return CheckFailure("", f"{field}: {rule}")
         return CheckFailure(field, rule)
 
@@ -301,6 +306,13 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
     def _configured_location(self) -> str | None:
         return self.connection_spec.resolve().base_url if self.connection_spec is not None else None
 
+    def _provider_host(self) -> str | None:
+        try:
+            location = self._configured_location()
+        except ConfigurationError:
+            return None
+        return urlsplit(location).hostname if location else None
+
     def _location(self, state: Mapping[str, Any]) -> str | None:
         """Where the webhook of ``state`` lives: as recorded, else (older states) as configured."""
         recorded = state.get(LOCATION_OUTPUT)
@@ -357,6 +369,13 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         return outs
 
     def _adopt(self, id_: str, args: ArgsT) -> tuple[str, dict[str, Any]]:
+        place = (type(self).__qualname__, self._configured_location())
+        if not _CLAIMS.take(place, id_, new_only=False):
+            raise InputError(
+                self.adopt_argument or "webhook_id",
+                f"{self.noun} {id_!r} is already managed by another resource in this update; "
+                "a webhook can be adopted by one resource only",
+            )
         # No state yet: the declaration says where to look (e.g. Safepay's aggregator).
         live = self.api_read(id_, args.model_dump())
         if live is None:
@@ -394,9 +413,9 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
                 if found is None:
                     # A slow create can commit after the client gave up: look once more before sending again.
                     pause = policy.delay(attempt, exc.retry_after)
-                    if exc.status is None:
+                    if exc.status is None and exc.code in STILL_WORKING:
                         pause = max(pause, min(policy.timeout, 10.0))
-                    if time.monotonic() + pause > deadline:
+                    if attempt + 1 >= policy.attempts or time.monotonic() + pause > deadline:
                         raise
                     time.sleep(pause)
                     found = self._take_made(place, args)
@@ -471,10 +490,10 @@ class _Claims:
         with self._changed:
             self._taken.add((place, id_))
 
-    def take(self, place: tuple[str, str | None], id_: str) -> bool:
-        """Take ``id_`` for a lost create: only if it is new since the snapshot and nobody took it."""
+    def take(self, place: tuple[str, str | None], id_: str, *, new_only: bool = True) -> bool:
+        """Take ``id_``: only if nobody took it, and (for a lost create) if it is new since the snapshot."""
         with self._changed:
-            before = self._before.get(place)
+            before = self._before.get(place) if new_only else None
             if (before is not None and id_ in before) or (place, id_) in self._taken:
                 return False
             self._taken.add((place, id_))
@@ -495,6 +514,51 @@ def reset_claims() -> None:
     _CLAIMS.reset()
 
 
+class _Declarations:
+    """What the running program declares, for the rules that span resources: one resource per
+    adopted webhook, and a provider's cap on webhooks. Checked as resources are declared, so a
+    breach fails ``pulumi preview`` the same way every time (program order), before any call."""
+
+    def __init__(self) -> None:
+        self._monitor: object = None
+        self._adopted_by: dict[tuple[str, str], str] = {}
+        self._declared: dict[str, list[str]] = {}
+
+    def _current(self) -> None:
+        # A new engine connection (a new program run, or new test mocks) starts afresh.
+        monitor = pulumi.runtime.settings.SETTINGS.monitor
+        if monitor is not self._monitor:
+            self._monitor = monitor
+            self._adopted_by.clear()
+            self._declared.clear()
+
+    def declare(self, kind: str, provider: WebhookProvider[Any], name: str, props: Mapping[str, Any]) -> None:
+        self._current()
+        adopt = props.get(provider.adopt_argument) if provider.adopt_argument else None
+        if isinstance(adopt, str) and adopt:
+            holder = self._adopted_by.setdefault((kind, adopt), name)
+            if holder != name:
+                raise pulumi.RunError(
+                    f"{kind} {name!r}: {provider.adopt_argument} {adopt!r} is already adopted by {holder!r}; "
+                    "a webhook can be managed by one resource only"
+                )
+        limit = provider.limit_per_account
+        if limit is None:
+            return
+        names = self._declared.setdefault(kind, [])
+        if name not in names:
+            names.append(name)
+        if len(names) > limit:
+            raise pulumi.RunError(
+                f"{kind} {name!r}: this program declares {len(names)} {provider.noun}s and the provider keeps "
+                f"at most {limit} per account; declare at most {limit} (the first {limit} declared are "
+                f"{names[0]!r} .. {names[limit - 1]!r})"
+            )
+
+
+_DECLARATIONS = _Declarations()
+
+
 class WebhookResource(Resource):
     """Base of the public resources: secrets wrapped, outputs declared."""
 
@@ -510,6 +574,8 @@ class WebhookResource(Resource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         provider = self._provider_class()
+        _DECLARATIONS.declare(f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}", provider,
+                              resource_name, props)
         props = dict(props)
         for name in provider.secret_properties:
             if props.get(name) is not None:

@@ -12,31 +12,40 @@ setting of the account its API key belongs to; its id is the integrator id.
 - **create** takes the setting over: it reads what is there (kept in the
   ``original_url`` / ``original_events`` outputs) and PATCHes the declared one.
 - **update** PATCHes in place; no argument replaces the resource.
-- **destroy** puts back the URL and events found at create. The secret found
-  at create cannot be read back, so it cannot be restored: the last declared
-  secret stays. If no URL was set at create, destroy clears the setting.
+- **destroy** puts back the URL and events found at create, but only while the
+  live setting is still the one this resource set; a setting changed since (in
+  the dashboard, or taken over by another resource, e.g. after a rename) is left
+  as it is. The secret found at create cannot be read back, so it is never
+  restored: the last declared secret stays. When no URL was set at create there
+  is nothing to put back and the setting is left as it is: Kotani refuses an
+  empty URL, and sending ``webhook_events: []`` would subscribe it to every event.
 - **refresh** reports a setting whose URL was cleared (or an API key of
   another account) as gone, so the next ``up`` applies it again.
 
 Decisions where Kotani's docs are silent:
 
-- Every PATCH carries the whole setting (URL, events, secret): the docs do not
-  say whether an omitted field is kept, so nothing relies on it. The sandbox
-  reads PATCH as a replacement of the setting (an omitted ``webhook_events`` is
-  "all events", as documented; an omitted URL or secret is cleared).
+- PATCH is read as partial (an omitted field is kept), the only reading the
+  docs allow, but every PATCH still names both ``webhook_url`` and
+  ``webhook_events`` so that an omission can never mean "all events".
 - ``events=[]`` (or leaving it out) subscribes to **all** events, including
   ones Kotani adds later. A read that returns every current event is treated
   as "all" when ``[]`` was declared, so the two never make a diff.
 - ``secret`` is write-only: Kotani stores it encrypted and never returns it,
   so only a change of the declared value triggers a PATCH and a change made in
   the dashboard cannot be detected.
+- With ``kotanipay:apiSecret`` set, every request is signed for Kotani's
+  "isSecure" mode (``x-timestamp``, ``x-nonce``, ``x-signature``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import math
+import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -67,6 +76,8 @@ CONNECTION = ConnectionSpec(
     title="Kotani Pay",
     settings=(
         Setting("apiKey", "KOTANIPAY_API_KEY", secret=True),
+        # Only for accounts with request signing ("isSecure") enabled.
+        Setting("apiSecret", "KOTANIPAY_API_SECRET", secret=True),
         Setting("baseUrl", "KOTANIPAY_BASE_URL"),
         Setting("environment", "KOTANIPAY_ENVIRONMENT"),
     ),
@@ -189,19 +200,56 @@ def _seconds(value: Any) -> float | None:
 
 
 class ApiKeyAuth:
-    """``Authorization: Bearer <apiKey>``.
+    """``Authorization: Bearer <apiKey>``, plus the isSecure signature when ``apiSecret`` is set.
 
     The key (or a JWT the user pastes as the key) is used as is; there is no
-    token to fetch, so nothing is cached and a 401 is final.
+    token to fetch, so nothing is cached and a 401 is final. The signature is
+    made per attempt: a retry carries a fresh timestamp and nonce, since Kotani
+    accepts a nonce once.
     """
 
     def apply(self, client: ApiClient, request: httpx.Request) -> None:
         key = client.connection.require("apiKey")
         client.add_secret(key)
         request.headers["Authorization"] = f"Bearer {key}"
+        api_secret = client.connection.get("apiSecret")
+        if api_secret:
+            sign_request(request, api_secret, _timestamp(), _nonce())
 
     def renew(self, request: httpx.Request) -> bool:
         return False  # the same key would be refused again
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _timestamp() -> str:
+    return str(int(time.time()))  # Unix seconds: Kotani checks them within ±5 minutes
+
+
+def _nonce() -> str:
+    return str(uuid.uuid4())
+
+
+def signing_message(request: httpx.Request, timestamp: str, nonce: str) -> bytes:
+    """What isSecure mode signs: ``ts.nonce.<JSON body>`` for POST, PUT and PATCH, and
+    ``ts.nonce.<last path segment>`` otherwise (``integrator`` for ``GET /api/v3/integrator``).
+
+    The body is the bytes sent, which the client writes compact with non-ASCII as
+    UTF-8, i.e. what ``JSON.stringify`` of the parsed body gives back on Kotani's side.
+    """
+    if request.method.upper() in _BODY_METHODS:
+        tail = request.content
+    else:
+        tail = request.url.raw_path.split(b"?", 1)[0].rstrip(b"/").rsplit(b"/", 1)[-1]
+    return f"{timestamp}.{nonce}.".encode() + tail
+
+
+def sign_request(request: httpx.Request, api_secret: str, timestamp: str, nonce: str) -> None:
+    digest = hmac.new(api_secret.encode(), signing_message(request, timestamp, nonce), hashlib.sha256)
+    request.headers["x-timestamp"] = timestamp
+    request.headers["x-nonce"] = nonce
+    request.headers["x-signature"] = digest.hexdigest()
 
 
 # -- models ----------------------------------------------------------------------------
@@ -313,6 +361,12 @@ def _means_all(events: Sequence[str]) -> bool:
     return not events or set(events) >= _CURRENT_EVENTS
 
 
+def _subscription(events: Any) -> frozenset[str] | None:
+    """Events as compared between settings: None stands for "every event"."""
+    listed = [e for e in events or [] if isinstance(e, str)] if isinstance(events, (list, tuple)) else []
+    return None if _means_all(listed) else frozenset(listed)
+
+
 def _live(found: IntegratorResponseDto, declared_events: Any) -> dict[str, Any]:
     events = sorted(set(found.webhook_events or []))
     if isinstance(declared_events, list) and _means_all(declared_events) and _means_all(events):
@@ -323,6 +377,50 @@ def _live(found: IntegratorResponseDto, declared_events: Any) -> dict[str, Any]:
 
 def _is_set(found: IntegratorResponseDto) -> bool:
     return bool(found.webhook_url)
+
+
+def _holds(found: IntegratorResponseDto, url: Any, events: Any) -> bool:
+    """Whether the live setting delivers exactly ``events`` to ``url``."""
+    return bool(url) and found.webhook_url == url and _subscription(found.webhook_events) == _subscription(events)
+
+
+class _Takeovers:
+    """Settings that a create in this process found and replaced, per host and integrator.
+
+    Pulumi creates a renamed or replaced resource before it deletes the old one. The
+    old one's delete must then leave the setting to the new one, even when both
+    declare the same URL and events (the live setting alone cannot tell them apart):
+    a setting a create took over is no longer its previous owner's to restore.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._found: set[tuple[str, str, str, frozenset[str] | None]] = set()
+
+    def record(self, integrator_id: str, url: str, events: Any) -> None:
+        with self._lock:
+            self._found.add((CONNECTION.resolve().base_url, integrator_id, url, _subscription(events)))
+
+    def taken(self, integrator_id: str, url: str, events: Any) -> bool:
+        with self._lock:
+            return (CONNECTION.resolve().base_url, integrator_id, url, _subscription(events)) in self._found
+
+    def reset(self) -> None:
+        with self._lock:
+            self._found.clear()
+
+
+_TAKEOVERS = _Takeovers()
+
+
+def reset_takeovers() -> None:
+    """Forget the settings creates of this process took over (a new operation, or a test)."""
+    _TAKEOVERS.reset()
+
+
+def _declared_body(args: IntegratorWebhookArgs) -> UpdateIntegratorWebhookDto:
+    # Both url and events always: an omitted webhook_events would mean every event.
+    return UpdateIntegratorWebhookDto(webhook_url=args.url, webhook_secret=args.secret, webhook_events=args.events)
 
 
 # -- provider --------------------------------------------------------------------------
@@ -339,24 +437,40 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
     id_output = "integrator_id"
     adopt_argument = None
     noun = "Kotani Pay webhook setting"
+    connection_spec = CONNECTION
 
     def api_create(self, args: IntegratorWebhookArgs) -> tuple[str, dict[str, Any]]:
         client = _client()
         found = _get_integrator(client)
-        body = UpdateIntegratorWebhookDto(webhook_url=args.url, webhook_secret=args.secret, webhook_events=args.events)
+        operation = "update integrator webhook setting"
         try:
-            updated = _patch_setting(client, body, "update integrator webhook setting")
+            updated = _patch_setting(client, _declared_body(args), operation)
         except TransientError as exc:
             # The PATCH was already retried. Creating again would read back our own
-            # half-applied setting as the "original" one, so stop and let the user re-run.
-            raise TransientError(
-                exc.provider, exc.operation, status=exc.status, code=exc.code, message=exc.message,
-                retry_after=exc.retry_after, maybe_committed=False,
-            ) from None
+            # setting as the "original" one, so settle it here, with what was found.
+            updated = self._settle_lost_patch(client, found, args, exc)
+        if _is_set(found):
+            _TAKEOVERS.record(found.id, str(found.webhook_url), found.webhook_events)
         live = _live(updated, args.events)
         live["original_url"] = found.webhook_url or ""
         live["original_events"] = sorted(set(found.webhook_events or [])) if _is_set(found) else []
         return found.id, live
+
+    @staticmethod
+    def _settle_lost_patch(
+        client: ApiClient, found: IntegratorResponseDto, args: IntegratorWebhookArgs, exc: TransientError
+    ) -> IntegratorResponseDto:
+        """The setting after a PATCH whose answer never came: applied if the read shows it,
+        else a failure that must not be retried as a fresh create."""
+        if exc.maybe_committed and not _holds(found, args.url, args.events):
+            after = _get_integrator(client)
+            # A changed URL and events prove the PATCH landed, and with them its secret.
+            if after.id == found.id and _holds(after, args.url, args.events):
+                return after
+        raise TransientError(
+            exc.provider, exc.operation, status=exc.status, code=exc.code, message=exc.message,
+            retry_after=exc.retry_after, maybe_committed=False,
+        ) from None
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
         found = _get_integrator(_client())
@@ -368,25 +482,45 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
     def api_update(self, id_: str, olds: Mapping[str, Any], args: IntegratorWebhookArgs) -> dict[str, Any]:
         client = _client()
         self._require_same_account(client, id_, "update integrator webhook setting")
-        body = UpdateIntegratorWebhookDto(webhook_url=args.url, webhook_secret=args.secret, webhook_events=args.events)
-        return _live(_patch_setting(client, body, "update integrator webhook setting"), args.events)
+        return _live(_patch_setting(client, _declared_body(args), "update integrator webhook setting"), args.events)
 
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
         client = _client()
         found = self._require_same_account(client, id_, "restore integrator webhook setting")
+        own_url, own_events = state.get("url"), state.get("events")
+        if not _holds(found, own_url, own_events):
+            # Changed since (dashboard, another resource, or already restored): not ours to undo.
+            return
+        if _TAKEOVERS.taken(id_, str(own_url), own_events):
+            return  # a newer resource (a rename or replacement) took this setting over
         url = str(state.get("original_url") or "")
-        events = sorted(set(state.get("original_events") or [])) if url else []
-        current = sorted(set(found.webhook_events or []))
-        if (found.webhook_url or "") == url and current == events:
-            return  # already restored: destroy is idempotent
-        secret = state.get("secret") if url else None
+        if not url:
+            # Nothing to put back. Kotani refuses an empty URL and [] means every event,
+            # so no PATCH can narrow delivery: the setting stays as this resource left it.
+            return
+        events = sorted(set(state.get("original_events") or []))
+        if _holds(found, url, events):
+            return  # what create found is what is live: nothing to put back
         # Built unchecked: the events found at create may include ones this module does not know.
-        body = UpdateIntegratorWebhookDto.model_construct(
-            webhook_url=url or None,
-            webhook_secret=secret if isinstance(secret, str) and secret else None,
-            webhook_events=events,
-        )
+        # No secret: PATCH keeps it, and the one found at create was never readable.
+        body = UpdateIntegratorWebhookDto.model_construct(webhook_url=url, webhook_events=events)
         _patch_setting(client, body, "restore integrator webhook setting")
+
+    def api_list(self) -> list[str] | None:
+        # One setting per account, present before any create: a list cannot tell
+        # a setting a lost create made from one that was there already.
+        return None
+
+    def api_matches(self, args: IntegratorWebhookArgs) -> list[tuple[str, dict[str, Any]]]:
+        """The account's setting, when it already delivers ``args.events`` to ``args.url``.
+
+        Without the setting found before, its properties carry no ``original_url``: a
+        resource recovered this way leaves the setting as it is on destroy.
+        """
+        found = _get_integrator(_client())
+        if not _holds(found, args.url, args.events):
+            return []
+        return [(found.id, _live(found, args.events))]
 
     @staticmethod
     def _require_same_account(client: ApiClient, id_: str, operation: str) -> IntegratorResponseDto:
@@ -417,8 +551,10 @@ class IntegratorWebhook(WebhookResource, module="kotanipay", name="IntegratorWeb
 
     Create takes over the account's existing setting (there is no create call)
     and destroy puts back the URL and events found then (there is no delete
-    call); the secret found then cannot be restored. Nothing replaces: every
-    change is a PATCH in place. ``secret`` is stored as a Pulumi secret and is
+    call), but only while the live setting is still the one this resource set;
+    with nothing found at create, destroy leaves the setting as it is. The
+    secret found then cannot be restored. Nothing replaces: every change is a
+    PATCH in place. ``secret`` is stored as a Pulumi secret and is
     write-only: Kotani never returns it, so a change made in the dashboard
     cannot be detected.
     """

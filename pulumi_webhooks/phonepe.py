@@ -39,7 +39,7 @@ from pydantic import AfterValidator
 
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, AuthenticationError, ConfigurationError, LimitError, NotFoundError, TransientError
-from ._fields import HttpsUrl, Lenient, Payload, event_list
+from ._fields import Flag, HttpsUrl, Lenient, Payload, event_list
 from ._http import TRANSIENT_STATUSES, ApiClient, Dialect, Failure, TokenAuth, cached_client, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
@@ -285,13 +285,13 @@ class CreateWebhookRequest(Payload):
 class UpdateWebhookRequest(CreateWebhookRequest):
     """``PUT /configs/v1/webhooks/{id}`` body: every field, and ``enabled``."""
 
-    enabled: bool
+    enabled: Flag
 
 
 class WebhookArgs(UpdateWebhookRequest):
     """The arguments of :class:`Webhook`."""
 
-    enabled: bool = True
+    enabled: Flag = True
     webhook_id: WebhookId | None = None
 
 
@@ -402,6 +402,7 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
     """PhonePe webhooks: create (then disable if asked), list-and-filter read, PUT update, DELETE."""
 
     args_model = WebhookArgs
+    limit_per_account = MAX_WEBHOOKS
     outputs = ("webhook_id", "created_at", "updated_at")
     replace_on = frozenset()
     write_only = frozenset()  # PhonePe returns the password
@@ -424,7 +425,9 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
                 raise LimitError(
                     exc.provider, operation, status=exc.status, code=exc.code,
                     message=f"{exc.message} (a PhonePe account holds at most {MAX_WEBHOOKS} webhooks: "
-                    "delete unused ones, or adopt an existing one with webhook_id)",
+                    "delete unused ones, or adopt an existing one with webhook_id; Pulumi creates before "
+                    "it deletes, so when this update also removes PhonePe webhooks, delete those first "
+                    "with `pulumi destroy --target <urn>`, then run `pulumi up` again)",
                 ) from None
             raise
         hook = client.parse(WebhookObject, response, operation)

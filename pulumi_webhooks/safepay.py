@@ -12,12 +12,18 @@ The aggregator a webhook lives in is fixed when it is created: from the
 ``effective_aggregator_id`` output and every later call addresses the webhook
 there, so a changed config value never moves or orphans an existing webhook,
 and leaving ``aggregator_id`` unset never shows as a change.
+
+Safepay's OpenAPI gives ``400 error.bad_request`` as the only error of the
+calls on one webhook, while its error guide also lists 404: either answer may
+mean the webhook is gone. Neither is taken as "gone" until the aggregator's
+list confirms that the webhook is not in it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -25,11 +31,11 @@ from urllib.parse import quote
 import httpx
 import pulumi
 from pulumi.dynamic import DiffResult
-from pydantic import AfterValidator, StrictBool
+from pydantic import AfterValidator
 
 from ._config import Connection, ConnectionSpec, Setting
-from ._errors import ApiError, ConfigurationError, NotFoundError
-from ._fields import HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
+from ._errors import ApiError, ConfigurationError, NotFoundError, TransientError
+from ._fields import Flag, HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
 from ._http import ApiClient, Dialect, cached_client, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource, is_unknown
 
@@ -152,7 +158,7 @@ class CreateWebhook(Payload):
     url: HttpsUrl
     event_types: EventTypes  # type: ignore[valid-type]
     description: str = ""
-    enabled: StrictBool = True
+    enabled: Flag = True
 
 
 class UpdateWebhook(Payload):
@@ -161,7 +167,7 @@ class UpdateWebhook(Payload):
     url: HttpsUrl | None = None
     event_types: EventTypes | None = None  # type: ignore[valid-type]
     description: str | None = None
-    enabled: StrictBool | None = None
+    enabled: Flag | None = None
 
 
 class RaastWebhookArgs(CreateWebhook):
@@ -289,6 +295,45 @@ def _endpoints(client: ApiClient, aggregator: str) -> Iterator[Endpoint]:
             return
 
 
+def _may_be_gone(exc: ApiError) -> bool:
+    """An answer to a call on one webhook that can mean it does not exist: a 404, or a 400
+    (the only error Safepay's OpenAPI lists for those calls)."""
+    return isinstance(exc, NotFoundError) or (
+        exc.status == 400 and not isinstance(exc, TransientError)
+    )
+
+
+def _listed(client: ApiClient, aggregator: str, webhook_id: str) -> bool:
+    """Whether the aggregator's list holds ``webhook_id``; a 404 of the list itself
+    (no such API at the base URL) raises :class:`NotFoundError`."""
+    return any(e.token == webhook_id for e in _endpoints(client, aggregator))
+
+
+def _still_listed(exc: ApiError, aggregator: str, webhook_id: str) -> ApiError:
+    """``exc`` for a webhook the list still holds: an error, never "gone"."""
+    return ApiError(
+        "Safepay", exc.operation, status=exc.status, code=exc.code,
+        message=f"{exc.message or 'no message'} (webhook {webhook_id} is still listed in "
+                f"aggregator {aggregator}, so it is not gone)",
+    )
+
+
+#: Per (base URL, aggregator): the endpoint ids it held before this process's first create
+#: there. Creates may name any aggregator the key opens, while the lifecycle's own snapshot
+#: (``api_list``) covers only the configured one; a lost create takes none of these.
+_HELD_BEFORE: dict[tuple[str, str], frozenset[str]] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def _held_before(client: ApiClient, aggregator: str) -> frozenset[str]:
+    place = (client.connection.base_url, aggregator)
+    with _HELD_LOCK:
+        # Held through the listing, so concurrent first creates see one snapshot.
+        if place not in _HELD_BEFORE:
+            _HELD_BEFORE[place] = frozenset(e.token for e in _endpoints(client, aggregator))
+        return _HELD_BEFORE[place]
+
+
 # -- provider ---------------------------------------------------------------------------------
 
 
@@ -300,6 +345,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
     replace_on = frozenset({"aggregator_id"})
     secret_properties = ("secret",)
     noun = "Safepay Raast webhook"
+    connection_spec = CONNECTION
 
     # -- where a webhook lives --------------------------------------------------------------
     @staticmethod
@@ -330,6 +376,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         aggregator = args.aggregator_id or _configured_aggregator()
         body = CreateWebhook.model_validate(args.model_dump(include=set(CreateWebhook.model_fields)))
         client = _client()
+        _held_before(client, aggregator)  # before the first create there, for a lost answer
         response = client.request("create webhook", "POST", _collection(aggregator), json_body=body.model_dump())
         data = client.parse(EndpointResponse, response, "create webhook").data
         secret = data.secret or data.endpoint.secret
@@ -341,7 +388,12 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         client = _client()
         try:
             response = client.request("read webhook", "GET", _member(aggregator, id_))
-        except NotFoundError:
+        except ApiError as exc:
+            if not _may_be_gone(exc):
+                raise
+            # Gone only if the list agrees; a list that 404s means the base URL is wrong.
+            if _listed(client, aggregator, id_):
+                raise _still_listed(exc, aggregator, id_) from None
             return None
         endpoint = client.parse(EndpointResponse, response, "read webhook").data.endpoint
         client.add_secret(endpoint.secret)
@@ -352,7 +404,12 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         aggregator = self._stored_aggregator(olds)
         client = _client()
         body = UpdateWebhook.model_validate(args.model_dump(include=set(UpdateWebhook.model_fields)))
-        response = client.request("update webhook", "PUT", _member(aggregator, id_), json_body=body.model_dump())
+        try:
+            response = client.request(
+                "update webhook", "PUT", _member(aggregator, id_), json_body=body.model_dump()
+            )
+        except ApiError as exc:
+            raise self._gone_or(exc, client, aggregator, id_) from None
         endpoint = client.parse(EndpointResponse, response, "update webhook").data.endpoint
         client.add_secret(endpoint.secret)
         live = _live(endpoint, aggregator)
@@ -360,29 +417,78 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         # not adoption (whose olds carry the declared value), not removing it.
         # (The engine drops null outputs, so an absent old value is "unset".)
         if args.rotation and args.rotation != olds.get("rotation"):
-            live = self._rotate(client, aggregator, id_)
+            try:
+                live = self._rotate(client, aggregator, id_)
+            except ApiError as exc:
+                raise self._gone_or(exc, client, aggregator, id_) from None
         return live
 
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
         aggregator = self._stored_aggregator(state)
-        _client().request("delete webhook", "DELETE", _member(aggregator, id_))
+        client = _client()
+        try:
+            client.request("delete webhook", "DELETE", _member(aggregator, id_))
+        except ApiError as exc:
+            if not _may_be_gone(exc):
+                raise
+            # Already gone is success, but only once the list shows it is not there.
+            if _listed(client, aggregator, id_):
+                raise _still_listed(exc, aggregator, id_) from None
 
-    def api_find(self, args: RaastWebhookArgs) -> tuple[str, dict[str, Any]] | None:
-        """The newest endpoint with the declared URL, events and description (a lost create)."""
+    def api_list(self) -> list[str] | None:
+        """The endpoint ids of the configured aggregator (None when none is configured:
+        every create then names its aggregator, which ``api_create`` lists itself)."""
+        value = CONNECTION.resolve().get("aggregatorId")
+        if not value:
+            return None
+        return sorted(_held_before(_client(), _configured_aggregator()))
+
+    def api_matches(self, args: RaastWebhookArgs) -> list[tuple[str, dict[str, Any]]]:
+        """Endpoints a create of ``args`` can have made, oldest first: same URL, events and
+        description, in the aggregator it was sent to, and not held before this process's
+        first create there."""
         aggregator = args.aggregator_id or _configured_aggregator()
         client = _client()
+        before = _held_before(client, aggregator)
         matches = [
             e for e in _endpoints(client, aggregator)
-            if e.url == args.url and e.event_types() == args.event_types and (e.description or "") == args.description
+            if e.token not in before
+            and e.url == args.url
+            and e.event_types() == sorted(set(args.event_types))
+            and (e.description or "") == args.description
         ]
-        if not matches:
-            return None
-        found = max(matches, key=lambda e: e.created_at or "")
-        if not found.secret:
-            # The webhook was just made by us and never used: a rotation is the
-            # only way to learn a signing secret Safepay did not list.
-            return found.token, self._rotate(client, aggregator, found.token)
-        return found.token, _live(found, aggregator)
+        matches.sort(key=lambda e: e.created_at or "")  # a stable sort keeps list order on ties
+        return [(e.token, _live(e, aggregator)) for e in matches]
+
+    def _take_made(
+        self, place: tuple[str, str | None], args: RaastWebhookArgs
+    ) -> tuple[str, dict[str, Any]] | None:
+        found = super()._take_made(place, args)
+        if found is None or "secret" in found[1]:
+            return found
+        # Made by this process moments ago and never used, yet listed without its signing
+        # secret: a rotation is the only way to learn one.
+        id_, live = found
+        aggregator = live.get("effective_aggregator_id") or args.aggregator_id or _configured_aggregator()
+        return id_, {**live, **self._rotate(_client(), aggregator, id_)}
+
+    @staticmethod
+    def _gone_or(exc: ApiError, client: ApiClient, aggregator: str, id_: str) -> ApiError:
+        """What a failed call on ``id_`` means: gone (NotFoundError, which the lifecycle
+        confirms with a read) when the list does not hold it, else the error itself."""
+        if not _may_be_gone(exc) or isinstance(exc, NotFoundError):
+            return exc
+        try:
+            if _listed(client, aggregator, id_):
+                return exc  # a 400 for a webhook that exists is a genuine bad request
+        except NotFoundError:
+            raise  # no list at this base URL: the lifecycle names the setting
+        except ApiError:
+            return exc  # unconfirmed: the answer stands as it came
+        return NotFoundError(
+            "Safepay", exc.operation, status=exc.status, code=exc.code,
+            message=f"{exc.message or 'no message'} (webhook {id_} is not in aggregator {aggregator}'s list)",
+        )
 
     @staticmethod
     def _rotate(client: ApiClient, aggregator: str, id_: str) -> dict[str, Any]:

@@ -10,15 +10,25 @@ Two resources:
   (seen by ``pulumi refresh``) is replaced by a new one on the next ``up``.
 * :class:`WebhookSecret` — the secret Spritz signs every delivery with
   (``Signature`` header), shared by all the integrator's webhooks. Spritz never
-  returns it; it is stored in the state as a secret.
+  returns it; it is stored in the state as a secret. The sandbox host's docs
+  set it with ``PUT``, the newer spec with ``POST``: the verb documented for the
+  configured host is tried first (``PUT`` at ``sandbox.spritz.finance``, ``POST``
+  anywhere else) and the other one after a 405 or 404 (setting a secret is
+  rare, so the extra call is not worth remembering which verb worked).
 
 Requests are signed the way Spritz recommends ("hmacAuth") when
-``spritz:integratorSecret`` is set: ``X-Signature`` is an HMAC-SHA256 over
-``"{timestamp}.{METHOD}.{path}.{sha256(body)}"``, where ``path`` is the
-documented path (``/v1/integrator/webhooks…``) *relative to the configured
-base URL*, so a server behind a path prefix (the local sandbox serves Spritz
-under ``/spritz``) verifies the same string. Without an integrator secret the
-legacy, unsigned ``X-INTEGRATION-KEY`` header is sent instead.
+``spritz:integratorSecret`` is set: ``X-Signature`` is
+``sha256=`` + hex HMAC-SHA256 over ``"{timestamp}.{METHOD}.{path}.{bodyHash}"``,
+where ``path`` is the request URL's pathname (a base-URL prefix included, as
+the official SDK signs ``new URL(url).pathname``) plus the query parameters
+sorted by key and encoded as JavaScript's ``encodeURIComponent`` does, and
+``bodyHash`` is the hex SHA-256 of the body, or the empty string when there is
+no body. Without an integrator secret the legacy, unsigned
+``X-INTEGRATION-KEY`` header is sent instead.
+
+Errors are problem details: a stable ``code`` (preferred over ``type`` and
+``title``), the ``field`` at fault (named in the message) and ``retryable``,
+which decides whether a failure is retried whatever its status.
 """
 
 from __future__ import annotations
@@ -26,9 +36,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote
 
 import httpx
 import pulumi
@@ -38,7 +49,7 @@ from pydantic import AfterValidator, Field, ValidationError
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, InputError, WebhookError
 from ._fields import AnyUrl, Lenient, NonEmptyStr, Payload, event_list
-from ._http import ApiClient, Dialect, cached_client, json_or_none, text_or_none
+from ._http import ApiClient, Dialect, Failure, cached_client, json_or_none, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
 __all__ = [
@@ -73,44 +84,94 @@ SECRET_PATH = "/v1/integrator/webhook-secret"
 # -- errors -------------------------------------------------------------------------------
 
 
-class SpritzDialect(Dialect):
-    """RFC 9457 problem details: ``{type, title, status, detail?, instance?}``.
+@dataclass(frozen=True)
+class SpritzFailure(Failure):
+    """A problem-details answer, with what Spritz says about retrying it."""
 
-    The code is the problem ``type`` when it names one (not ``about:blank``),
-    else the ``title``; 401 problems add ``realm``/``scope`` and 404 problems
-    ``resourceType``/``resourceId``, which go into the message.
+    retryable: bool | None = None
+    field: str | None = None
+
+
+class SpritzDialect(Dialect):
+    """RFC 9457 problem details: ``{type, title, status, detail?, instance?}`` plus
+    Spritz's ``code``, ``field`` and ``retryable``.
+
+    The code is ``code`` (Spritz: stable, "branch on this"), else the problem
+    ``type`` when it names one (not ``about:blank``), else the ``title``. The
+    message is ``detail`` (else ``title``) followed by the field at fault and, for
+    401 and 404 problems, ``realm``/``scope`` and ``resourceType``/``resourceId``.
     """
 
     provider = "Spritz"
 
+    def failure(self, response: httpx.Response) -> Failure | None:
+        if response.status_code < 400:
+            return None
+        body = json_or_none(response)
+        base = self.failure_from(response, body)
+        retryable = field = None
+        if isinstance(body, dict):
+            flag = body.get("retryable")
+            # Only a JSON boolean is an answer; anything else leaves the status to decide.
+            retryable = flag if isinstance(flag, bool) else None
+            field = text_or_none(body.get("field"))
+        return SpritzFailure(base.status, base.code, base.message, retryable=retryable, field=field)
+
     def error_fields(self, body: dict[str, Any]) -> tuple[str | None, str | None]:
         title = text_or_none(body.get("title"))
         kind = text_or_none(body.get("type"))
-        code = kind if kind and kind != "about:blank" else title
+        code = text_or_none(body.get("code")) or (kind if kind and kind != "about:blank" else title)
         message = text_or_none(body.get("detail")) or title
         notes = [
             f"{label} {value}"
-            for label, key in (("resource", "resourceType"), ("id", "resourceId"), ("realm", "realm"),
-                               ("scope", "scope"))
+            for label, key in (("field", "field"), ("resource", "resourceType"), ("id", "resourceId"),
+                               ("realm", "realm"), ("scope", "scope"))
             if (value := text_or_none(body.get(key)))
         ]
         if notes:
             message = f"{message or 'error'} ({', '.join(notes)})"
         return code, message
 
+    def is_transient(self, failure: Failure) -> bool:
+        # Spritz's own verdict wins over the status: a 503 marked not retryable is final,
+        # a 409 marked retryable is worth another try.
+        if isinstance(failure, SpritzFailure) and failure.retryable is not None:
+            return failure.retryable
+        return super().is_transient(failure)
+
 
 # -- request signing ----------------------------------------------------------------------
 
+#: What ``encodeURIComponent`` leaves as it is besides letters, digits and ``-_.~``.
+_COMPONENT_SAFE = "!*'()"
 
-def canonical_path(path: str, query: Iterable[tuple[str, str]] = ()) -> str:
-    """The path Spritz signs: the documented path, query parameters sorted and encoded."""
-    pairs = sorted(query)
-    return f"{path}?{urlencode(pairs)}" if pairs else path
+
+def encode_component(value: str) -> str:
+    """``value`` encoded as JavaScript's ``encodeURIComponent`` does (UTF-8, upper-case hex)."""
+    return quote(value, safe=_COMPONENT_SAFE)
+
+
+def canonical_query(raw_query: str) -> str:
+    """The query string Spritz signs: the parameters (decoded as a browser's
+    ``URLSearchParams`` decodes them, ``+`` being a space) sorted by key and re-encoded."""
+    pairs = parse_qsl(raw_query, keep_blank_values=True)
+    # JavaScript sorts strings by UTF-16 code units; equal keys keep their order.
+    pairs.sort(key=lambda pair: pair[0].encode("utf-16-be"))
+    return "&".join(f"{encode_component(k)}={encode_component(v)}" for k, v in pairs)
+
+
+def signed_path(url: httpx.URL) -> str:
+    """The path Spritz signs for ``url``: its pathname, then ``?`` and the canonical query if any."""
+    path = url.raw_path.decode("ascii").partition("?")[0] or "/"
+    query = canonical_query(url.query.decode("ascii"))
+    return f"{path}?{query}" if query else path
 
 
 def request_signature(secret: str, timestamp: str, method: str, path: str, body: bytes) -> str:
-    """``sha256=<hex HMAC-SHA256(secret, "{ts}.{METHOD}.{path}.{sha256hex(body)}")>``."""
-    message = f"{timestamp}.{method.upper()}.{path}.{hashlib.sha256(body).hexdigest()}"
+    """``sha256=<hex HMAC-SHA256(secret, "{ts}.{METHOD}.{path}.{bodyHash}")>``; ``bodyHash`` is
+    the hex SHA-256 of the body, or the empty string when there is none."""
+    body_hash = hashlib.sha256(body).hexdigest() if body else ""
+    message = f"{timestamp}.{method.upper()}.{path}.{body_hash}"
     return "sha256=" + hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
@@ -125,18 +186,10 @@ class SpritzAuth:
         self._api_key = connection.require("apiKey")
         self._integrator_key = connection.require("integratorKey")
         self._secret = connection.get("integratorSecret") or None
-        # Signed paths are relative to the base URL, whatever prefix it carries.
-        self._prefix = httpx.URL(connection.base_url).raw_path.decode("ascii").split("?")[0].rstrip("/")
 
     @property
     def signed(self) -> bool:
         return self._secret is not None
-
-    def signed_path(self, url: httpx.URL) -> str:
-        path = url.raw_path.decode("ascii").split("?")[0]
-        if self._prefix and (path == self._prefix or path.startswith(self._prefix + "/")):
-            path = path[len(self._prefix):] or "/"
-        return canonical_path(path, url.params.multi_items())
 
     def apply(self, client: ApiClient, request: httpx.Request) -> None:
         request.headers["Authorization"] = f"Bearer {self._api_key}"
@@ -147,7 +200,7 @@ class SpritzAuth:
         request.headers["X-Integrator-Key"] = self._integrator_key
         request.headers["X-Timestamp"] = timestamp
         request.headers["X-Signature"] = request_signature(
-            self._secret, timestamp, request.method, self.signed_path(request.url), request.content
+            self._secret, timestamp, request.method, signed_path(request.url), request.content
         )
 
     def renew(self, request: httpx.Request) -> bool:
@@ -218,7 +271,7 @@ class IntegratorWebhookArgs(CreateWebhookBody):
 
 
 class WebhookSecretArgs(Payload):
-    """The arguments of :class:`WebhookSecret`, and the body of ``POST /v1/integrator/webhook-secret``."""
+    """The arguments of :class:`WebhookSecret`, and the body that sets it: ``{secret}``."""
 
     secret: SigningSecret
 
@@ -281,6 +334,15 @@ def _list(client: ApiClient) -> list[SpritzWebhook]:
     return webhooks
 
 
+def secret_verbs(base_url: str) -> tuple[str, str]:
+    """The verbs to set the webhook secret with at ``base_url``, in the order to try them:
+    ``PUT`` first at the documented sandbox host (its docs say ``PUT``), ``POST`` first
+    anywhere else (the newer spec)."""
+    if httpx.URL(base_url).host == httpx.URL(CONNECTION.base_urls["sandbox"]).host:
+        return ("PUT", "POST")
+    return ("POST", "PUT")
+
+
 # -- providers ------------------------------------------------------------------------------
 
 
@@ -291,6 +353,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
     outputs = ("webhook_id", "failure_count", "disabled")
     replace_on = frozenset({"url"})
     noun = "Spritz webhook"
+    connection_spec = CONNECTION
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
@@ -361,16 +424,18 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
                 raise ApiError("Spritz", "delete webhook", status=response.status_code,
                                message=f"webhook {id_} was not deleted")
 
-    def api_find(self, args: IntegratorWebhookArgs) -> tuple[str, dict[str, Any]] | None:
-        # A create whose answer was lost: the newest enabled webhook with this URL and
-        # these events (a disabled one is the webhook being replaced, never ours).
-        found = [
-            w for w in _list(_client())
+    def api_list(self) -> list[str] | None:
+        return [w.id for w in _list(_client())]
+
+    def api_matches(self, args: IntegratorWebhookArgs) -> list[tuple[str, dict[str, Any]]]:
+        """Webhooks a create of ``args`` can have made: the same URL and events, enabled (a
+        disabled one is the webhook being replaced, never a new one), in Spritz's list order
+        (oldest first)."""
+        return [
+            (w.id, w.properties())
+            for w in _list(_client())
             if w.url == args.url and sorted(set(w.events)) == args.events and not w.disabled
         ]
-        if not found:
-            return None
-        return found[-1].id, found[-1].properties()
 
 
 class WebhookSecretProvider(WebhookProvider[WebhookSecretArgs]):
@@ -383,6 +448,7 @@ class WebhookSecretProvider(WebhookProvider[WebhookSecretArgs]):
     id_output = None
     adopt_argument = None
     noun = "Spritz webhook secret"
+    connection_spec = CONNECTION
 
     #: The resource id: there is one secret per integrator account.
     resource_id = "webhook-secret"
@@ -390,16 +456,36 @@ class WebhookSecretProvider(WebhookProvider[WebhookSecretArgs]):
     def _set(self, args: WebhookSecretArgs) -> dict[str, Any]:
         client = _client()
         client.add_secret(args.secret)
+        first, second = secret_verbs(client.connection.base_url)
         # Setting the same secret twice is harmless, so a lost answer is simply retried.
-        response = client.request(
-            "set webhook secret", "POST", SECRET_PATH, json_body=args.model_dump(),
-            idempotent=True, sensitive=(args.secret,),
-        )
+        try:
+            response = self._send_secret(client, first, args)
+        except ApiError as exc:
+            if exc.status not in (404, 405):
+                raise
+            # This host documents the other verb: 405 (method not allowed) or 404 (no such route).
+            try:
+                response = self._send_secret(client, second, args)
+            except ApiError as again:
+                if again.status not in (404, 405):
+                    raise
+                raise type(again)(
+                    "Spritz", "set webhook secret", status=again.status, code=again.code,
+                    message=f"neither {first} nor {second} {SECRET_PATH} is accepted ({first}: HTTP {exc.status}, "
+                            f"{second}: HTTP {again.status})",
+                ) from None
         answer = client.parse(SecretConfigured, response, "set webhook secret")
         if not answer.secret_configured:
             raise ApiError("Spritz", "set webhook secret", status=response.status_code,
-                           message="Spritz did not confirm the secret")
+                           message="Spritz did not confirm the secret (secretConfigured is false)")
         return {}
+
+    @staticmethod
+    def _send_secret(client: ApiClient, verb: str, args: WebhookSecretArgs) -> httpx.Response:
+        return client.request(
+            "set webhook secret", verb, SECRET_PATH, json_body=args.model_dump(),
+            idempotent=True, sensitive=(args.secret,),
+        )
 
     def api_create(self, args: WebhookSecretArgs) -> tuple[str, dict[str, Any]]:
         return self.resource_id, self._set(args)

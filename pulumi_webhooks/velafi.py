@@ -39,11 +39,11 @@ from typing import Annotated, Any, ClassVar, Final, Literal
 
 import httpx
 import pulumi
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, AuthenticationError, InputError, NotFoundError, TransientError, WebhookError
-from ._fields import HttpsUrl, Lenient, Payload, suggest
+from ._fields import Flag, HttpsUrl, Lenient, Payload, suggest
 from ._http import ApiClient, Dialect, Failure, TokenAuth, cached_client, json_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
@@ -88,6 +88,8 @@ CODE_SUCCESS = 200
 #: Documented codes.
 CODE_PARAM_IS_INVALID = -4010
 CODE_REPEATED_SUBMIT_REQUEST = -1174
+#: Seconds to wait after a repeated submit before trying again.
+REPEATED_SUBMIT_BACKOFF = 1.0
 CODE_INVALID_API_KEY = -2015  # "Invalid API-key, IP, or permissions for action."
 #: Codes the docs do not list; our choice (in the style of the documented ones), used by the sandbox.
 CODE_UNAUTHORIZED = -1002  # X-BH-TOKEN missing or unknown
@@ -145,6 +147,16 @@ class VelaFiDialect(Dialect):
         if code == str(CODE_TOO_MANY_REQUESTS):
             return Failure(429, code, message)
         return Failure(response.status_code, code, message)
+
+    def retry_after(self, response: httpx.Response) -> float | None:
+        # A repeated submit is refused while the identical first one is being processed: back
+        # off for a whole second at least, not a few jittered milliseconds of the attempt cap.
+        waited = super().retry_after(response)
+        body = json_or_none(response)
+        code = body.get("code") if isinstance(body, dict) else None
+        if code is not None and str(code) == str(CODE_REPEATED_SUBMIT_REQUEST):
+            return max(waited or 0.0, REPEATED_SUBMIT_BACKOFF)
+        return waited
 
     def is_transient(self, failure: Failure) -> bool:
         # A repeated submit means an identical request is (or was) being processed: the first
@@ -229,15 +241,7 @@ def _webhook_id(value: str) -> str:
     return value
 
 
-def _boolean(value: Any) -> Any:
-    # No "yes"/1/"true" coercion: a declaration says exactly true or false.
-    if not isinstance(value, bool):
-        raise ValueError(f"must be true or false, got {value!r}")
-    return value
-
-
 EventType = Annotated[str, AfterValidator(_event_type)]
-Boolean = Annotated[bool, BeforeValidator(_boolean)]
 WebhookId = Annotated[str, AfterValidator(_webhook_id)]
 WritableStatus = Literal[10, 20]
 
@@ -247,7 +251,7 @@ class WebhookArgs(Payload):
 
     event_type: EventType
     url: HttpsUrl
-    enabled: Boolean = True
+    enabled: Flag = True
     webhook_id: WebhookId | None = None
 
 

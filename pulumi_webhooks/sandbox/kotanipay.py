@@ -5,14 +5,22 @@ One integrator account, reached with a fixed sandbox API key::
     GET   /api/v3/integrator           the integrator, with webhook_url and webhook_events
     PATCH /api/v3/integrator/webhook   {webhook_url, webhook_secret, webhook_events[]}
 
-Decisions where Kotani's docs are silent, as the sandbox implements them:
+Decisions where Kotani's docs are silent, as the sandbox implements them (the
+least forgiving reading the docs allow):
 
-- PATCH replaces the whole setting: an omitted ``webhook_events`` is "all
-  events" (documented), an omitted ``webhook_url`` or ``webhook_secret`` is
-  cleared. A client that relied on omitted fields being kept fails here.
+- PATCH is partial: an omitted ``webhook_url`` or ``webhook_secret`` is kept,
+  but an omitted (or empty) ``webhook_events`` means **all events**, as
+  documented. A field sent as ``null`` is refused, and so is a PATCH that would
+  leave a secret or events without a URL (the URL can never be empty).
 - A second, read-only key answers 403 to PATCH (a key that lacks permission).
 - The secret is kept (the sandbox is the provider: it signs deliveries with
-  it) but never returned, listed or journalled.
+  it) but never returned, listed or journalled. Without a secret Kotani posts
+  unsigned to each transaction's ``callbackUrl`` and never to ``webhook_url``,
+  so the admin delivery refuses (409).
+- Request signing ("isSecure") is off until the dashboard turns it on (admin
+  edit ``{"is_secure": true}``); then every request needs ``x-timestamp`` (Unix
+  seconds, within 5 minutes), ``x-nonce`` (a UUID v4, accepted once) and
+  ``x-signature``, checked against :data:`SANDBOX_API_SECRET`, else 401.
 """
 
 from __future__ import annotations
@@ -20,6 +28,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
+import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +52,10 @@ from ._app import Delivery, HTTPError, ProviderApp, Request, Response, field_err
 SANDBOX_API_KEY = "kp_sandbox_6f1d2c9e8b7a4f3e9d0c1b2a3f4e5d6c"
 #: A key of the same account without the permission to change the webhook setting.
 SANDBOX_READONLY_API_KEY = "kp_sandbox_readonly_0a9b8c7d6e5f4a3b2c1d0e9f"
+#: The account's API secret (config ``kotanipay:apiSecret``), for request signing.
+SANDBOX_API_SECRET = "kp_secret_sandbox_3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f"
+#: How far ``x-timestamp`` may be from the sandbox's clock, in seconds.
+SIGNING_WINDOW = 300
 #: The sandbox integrator: 24 hex characters, like every Kotani id.
 SANDBOX_INTEGRATOR_ID = hashlib.sha256(SANDBOX_API_KEY.encode()).hexdigest()[:24]
 
@@ -64,6 +79,9 @@ class KotaniPayApp(ProviderApp):
                 "webhook_secret": None,
             },
             "deliveries": 0,
+            "is_secure": False,
+            # nonce -> the x-timestamp it came with, kept for the signing window
+            "nonces": {},
         }
 
     def routes(self) -> None:
@@ -71,7 +89,8 @@ class KotaniPayApp(ProviderApp):
         self.router.add("PATCH", WEBHOOK_PATH, self.update_webhook)
 
     def credentials(self) -> dict[str, str]:
-        return {"apiKey": SANDBOX_API_KEY}
+        # The secret signs requests only once the account turns isSecure on.
+        return {"apiKey": SANDBOX_API_KEY, "apiSecret": SANDBOX_API_SECRET}
 
     def error(self, status: int, message: str, code: str | None = None, **extra: Any) -> Response:
         data: dict[str, Any] = {}
@@ -95,6 +114,39 @@ class KotaniPayApp(ProviderApp):
             return
         if not hmac.compare_digest(key, SANDBOX_API_KEY):
             raise HTTPError(401, "Unauthorized", "UNAUTHORIZED")
+        if self.data.get("is_secure"):
+            self._check_request_signature(request)
+
+    def _check_request_signature(self, request: Request) -> None:
+        """isSecure mode: a fresh timestamp, an unused v4 nonce, and the HMAC over them."""
+        stamp = request.headers.get("x-timestamp", "").strip()
+        nonce = request.headers.get("x-nonce", "").strip()
+        signature = request.headers.get("x-signature", "").strip()
+        if not (stamp and nonce and signature):
+            raise HTTPError(401, "Unauthorized: x-timestamp, x-nonce and x-signature are required", "UNAUTHORIZED")
+        if not re.fullmatch(r"[0-9]{1,12}", stamp):
+            raise HTTPError(401, "Unauthorized: x-timestamp must be Unix seconds", "UNAUTHORIZED")
+        now = time.time()
+        if abs(now - int(stamp)) > SIGNING_WINDOW:
+            raise HTTPError(401, "Unauthorized: x-timestamp is outside the 5 minute window", "UNAUTHORIZED")
+        if not _UUID4.fullmatch(nonce):
+            raise HTTPError(401, "Unauthorized: x-nonce must be a UUID v4", "UNAUTHORIZED")
+        if request.method.upper() in ("POST", "PUT", "PATCH"):
+            # Kotani signs what JSON.stringify gives for the body it parsed, not the bytes.
+            tail = _stringify(self.json_body(request))
+        else:
+            tail = request.path.rstrip("/").rsplit("/", 1)[-1]
+        message = f"{stamp}.{nonce}.{tail}".encode()
+        expected = hmac.new(SANDBOX_API_SECRET.encode(), message, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise HTTPError(401, "Unauthorized: x-signature does not match the request", "UNAUTHORIZED")
+        seen: dict[str, int] = self.data.setdefault("nonces", {})
+        if nonce.lower() in seen:
+            raise HTTPError(401, "Unauthorized: x-nonce was already used", "UNAUTHORIZED")
+        for old, when in list(seen.items()):
+            if now - when > 2 * SIGNING_WINDOW:
+                del seen[old]
+        seen[nonce.lower()] = int(stamp)
 
     def _dto(self) -> dict[str, Any]:
         # Built through the response model, so the secret can never be part of it.
@@ -109,14 +161,23 @@ class KotaniPayApp(ProviderApp):
         body = self.json_body(request)
         if not isinstance(body, dict):
             raise HTTPError(400, "Bad Request", "VALIDATION_ERROR", errors=["body: must be a JSON object"])
+        nulls = sorted(k for k in ("webhook_url", "webhook_secret", "webhook_events") if k in body and body[k] is None)
+        if nulls:
+            raise HTTPError(400, "Bad Request", "VALIDATION_ERROR", errors=[f"{k}: must not be null" for k in nulls])
         try:
             dto = UpdateIntegratorWebhookDto.model_validate(body)
         except ValidationError as exc:
             raise HTTPError(400, "Bad Request", "VALIDATION_ERROR", errors=field_errors(exc)) from None
         integrator = self.data["integrator"]
-        integrator["webhook_url"] = dto.webhook_url
+        url = dto.webhook_url if "webhook_url" in body else integrator["webhook_url"]
+        if not url:
+            raise HTTPError(400, "Bad Request", "VALIDATION_ERROR",
+                            errors=["webhook_url: required while the integrator has no webhook URL"])
+        integrator["webhook_url"] = url
+        # Partial, except for the documented rule: no (or empty) webhook_events is every event.
         integrator["webhook_events"] = list(dto.webhook_events or [])
-        integrator["webhook_secret"] = dto.webhook_secret
+        if "webhook_secret" in body:
+            integrator["webhook_secret"] = dto.webhook_secret
         return Response(
             200,
             {"success": True, "message": "Integrator webhook settings updated successfully.", "data": self._dto()},
@@ -143,13 +204,20 @@ class KotaniPayApp(ProviderApp):
         ]
 
     def edit(self, webhook_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """A dashboard edit: only the given fields (``webhook_url``, ``webhook_events``) change."""
+        """A dashboard edit: only the given fields (``webhook_url``, ``webhook_events``,
+        ``is_secure`` for request signing) change."""
         integrator = self._own(webhook_id)
-        allowed = {"webhook_url", "webhook_events"}
+        allowed = {"webhook_url", "webhook_events", "is_secure"}
         unknown = set(changes) - allowed
         if unknown:
             raise HTTPError(400, f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(sorted(allowed))}")
-        dto = self.parse(UpdateIntegratorWebhookDto, dict(changes))
+        changes = dict(changes)
+        if "is_secure" in changes:
+            secure = changes.pop("is_secure")
+            if not isinstance(secure, bool):
+                raise HTTPError(400, "is_secure: must be true or false")
+            self.data["is_secure"] = secure
+        dto = self.parse(UpdateIntegratorWebhookDto, changes)
         if "webhook_url" in changes:
             integrator["webhook_url"] = dto.webhook_url
         if "webhook_events" in changes:
@@ -171,6 +239,11 @@ class KotaniPayApp(ProviderApp):
             raise HTTPError(400, f"unknown event {event!r}")
         if subscribed and event not in subscribed:
             raise HTTPError(400, f"the integrator is not subscribed to {event!r}")
+        secret = integrator["webhook_secret"]
+        if not secret:
+            # Kotani's other mode: unsigned posts to each transaction's callbackUrl, none here.
+            raise HTTPError(409, "the integrator has no webhook secret: Kotani posts unsigned to each "
+                                 "transaction's callbackUrl, not to webhook_url")
         self.data["deliveries"] += 1
         reference = f"{self.sandbox.random.getrandbits(96):024x}"
         payload = {
@@ -179,20 +252,59 @@ class KotaniPayApp(ProviderApp):
                 "id": reference,
                 "integrator_id": integrator["id"],
                 "status": "SUCCESSFUL",
+                "amount": 1500.5,
+                "currency": "KES",
+                "customer_name": "Wanjirū Njoroge",
+                "narration": 'M-Pesa "Lipa" · café ✓',
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             },
         }
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        signed = _stringify(payload).encode("utf-8")
+        header = f"sha256={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"
+        # The body adds the signature after the signed fields, as a copy of the header.
+        body = _stringify({**payload, "signature": header}).encode("utf-8")
         headers = {
             "Content-Type": "application/json",
             "X-Kotani-Event": event,
             "X-Kotani-Integrator": integrator["id"],
+            "X-Kotani-Signature": header,
         }
-        secret = integrator["webhook_secret"]
-        if secret:  # no secret configured: Kotani has nothing to sign with
-            digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            headers["X-Kotani-Signature"] = f"sha256={digest}"
         return Delivery(url=integrator["webhook_url"], headers=headers, body=body)
+
+
+_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def _stringify(value: Any) -> str:
+    """``JSON.stringify`` for the values the sandbox handles: compact, keys in insertion
+    order, non-ASCII kept raw, floats written the way JavaScript writes them."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_stringify(str(k))}:{_stringify(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_stringify(v) for v in value) + "]"
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _js_number(value)
+    if isinstance(value, str):
+        # The stdlib escapes exactly as JS does for well-formed text: \" \\ \b \f \n \r \t, \u00xx.
+        return json.dumps(value, ensure_ascii=False)
+    raise TypeError(f"cannot stringify {type(value).__name__}")
+
+
+def _js_number(value: float) -> str:
+    if not math.isfinite(value):
+        return "null"  # JSON.stringify writes NaN and the infinities as null
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    text = repr(value)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        sign = "-" if exponent.startswith("-") else "+"
+        text = f"{mantissa}e{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
+    return text
 
 
 def _default_code(status: int) -> str:

@@ -7,8 +7,13 @@ The sandbox key belongs to a partner with two aggregators
 (:data:`SANDBOX_AGGREGATOR_ID`, the one in the stack config, and
 :data:`SANDBOX_SECOND_AGGREGATOR_ID`), so moving a webhook between
 aggregators can be tried. Any other aggregator in a path is refused with 401,
-as a key scoped to other aggregators would be; an unknown webhook id under an
-allowed aggregator is 404.
+as a key scoped to other aggregators would be.
+
+An unknown webhook id under an allowed aggregator (in a get, update, delete or
+rotate) is answered ``400 error.bad_request`` by default: the OpenAPI lists no
+other error for those calls, and it is the answer a client can least take for
+"gone". :attr:`SafepayApp.missing_status` (or ``SAFEPAY_SANDBOX_MISSING_STATUS``
+in the sandbox's environment) switches it to the 404 of Safepay's error guide.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..safepay import AUTH_HEADER, EVENTS, CreateWebhook, Endpoint, UpdateWebhook
-from ._app import Delivery, HTTPError, ProviderApp, Request, Response
+from ..safepay import AUTH_HEADER, EVENTS, CreateWebhook, UpdateWebhook
+from ._app import Delivery, HTTPError, ProviderApp, Request, Response, Sandbox
 
 SANDBOX_SECRET_KEY = "sk_test_5b0e1d6c-8d1f-4c55-9a0e-3f2b7c9d4e61"
 SANDBOX_AGGREGATOR_ID = "agg_7c1f3a52-9e44-4b0d-8f6a-2d5e9b13c7a4"
@@ -47,6 +53,20 @@ _CODES = {
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 
+#: How an unknown webhook id may be answered, and the environment variable that chooses.
+MISSING_STATUSES = (400, 404)
+MISSING_STATUS_ENV = "SAFEPAY_SANDBOX_MISSING_STATUS"
+
+
+def _missing_status_from_env() -> int:
+    raw = os.environ.get(MISSING_STATUS_ENV, "").strip()
+    if not raw:
+        return 400
+    if not raw.isdigit() or int(raw) not in MISSING_STATUSES:
+        raise ValueError(f"{MISSING_STATUS_ENV} must be 400 or 404, got {raw!r}")
+    return int(raw)
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -56,6 +76,11 @@ class SafepayApp(ProviderApp):
 
     name = "safepay"
     title = "Safepay Raast Wire"
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        #: The status of the answer to an unknown webhook id: 400 or 404.
+        self.missing_status = _missing_status_from_env()
+        super().__init__(sandbox)
 
     def initial_data(self) -> dict[str, Any]:
         # endpoints: token -> the endpoint object as the API returns it (creation order).
@@ -93,7 +118,10 @@ class SafepayApp(ProviderApp):
     def _endpoint(self, aggregator_id: str, webhook_id: str) -> dict[str, Any]:
         endpoint: dict[str, Any] | None = self.data["endpoints"].get(webhook_id)
         if endpoint is None or endpoint["aggregator_id"] != aggregator_id:
-            raise HTTPError(404, "webhook endpoint not found")
+            if self.missing_status not in MISSING_STATUSES:
+                raise HTTPError(500, f"sandbox: missing_status must be 400 or 404, not {self.missing_status!r}")
+            # The code follows the status: error.bad_request or error.not_found.
+            raise HTTPError(self.missing_status, f"webhook endpoint {webhook_id} not found")
         return endpoint
 
     def _uuid(self) -> str:
@@ -131,19 +159,21 @@ class SafepayApp(ProviderApp):
         self._authorize(request, aggregator_id)
         body = self.parse(CreateWebhook, self.json_body(request))
         now = _now()
-        endpoint = Endpoint(
-            token=f"wh_{self._uuid()}",
-            aggregator_id=aggregator_id,
-            url=body.url,
-            description=body.description,
-            enabled=body.enabled,
-            event_filter_json=json.dumps(body.event_types, separators=(",", ":")),
-            secret=self._new_secret(),
-            secret_version=1,
-            created_at=now,
-            updated_at=now,
-            secret_rotated_at=now,
-        ).model_dump()
+        # The endpoint object of the OpenAPI schema, written out here (not through the
+        # client's model) so that its shape is this module's own reading of the spec.
+        endpoint: dict[str, Any] = {
+            "token": f"wh_{self._uuid()}",
+            "aggregator_id": aggregator_id,
+            "url": body.url,
+            "description": body.description,
+            "enabled": body.enabled,
+            "event_filter_json": json.dumps(body.event_types, separators=(",", ":")),
+            "secret": self._new_secret(),
+            "secret_version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "secret_rotated_at": now,
+        }
         self.data["endpoints"][endpoint["token"]] = endpoint
         return self._ok({"endpoint": dict(endpoint), "secret": endpoint["secret"]})
 
@@ -222,7 +252,7 @@ class SafepayApp(ProviderApp):
         """An event envelope signed as Safepay signs it:
         ``sha256=hex(HMAC-SHA256(base64decode(secret), timestamp + "." + body))``."""
         endpoint = self._any(webhook_id)
-        subscribed = Endpoint.model_validate(endpoint).event_types()
+        subscribed = sorted(json.loads(endpoint["event_filter_json"] or "[]"))
         event = event or (subscribed[0] if subscribed else "payment.completed")
         if event not in EVENTS:
             raise HTTPError(400, f"unknown Safepay event {event!r}; one of {', '.join(EVENTS)}")

@@ -2,8 +2,9 @@
 
 Kotani has one webhook setting per integrator and no create or delete call:
 `up` takes the setting over (GET, then PATCH), `destroy` puts back what `up`
-found. Two stacks: one over an integrator that already had a setting, one over
-a fresh integrator.
+found while the setting is still its own. Stacks over an integrator that already
+had a setting, over a fresh integrator, through a rename, and on an account with
+request signing ("isSecure") turned on.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import pulumi
 
 from pulumi_webhooks import kotanipay, verify
-from pulumi_webhooks.sandbox.kotanipay import SANDBOX_API_KEY, SANDBOX_INTEGRATOR_ID
+from pulumi_webhooks.sandbox.kotanipay import SANDBOX_API_KEY, SANDBOX_API_SECRET, SANDBOX_INTEGRATOR_ID
 
 from .conftest import StackFactory
 from .harness import SECRET_SIG, EngineStack, assert_no_plaintext, changes
@@ -26,10 +27,10 @@ PATCH = ("PATCH", "/kotanipay/api/v3/integrator/webhook")
 
 
 def program(url: str = URL, events: Sequence[str] | None = ("payment.confirmed",),
-            secret: str = "whsec_e2e_kotani_01") -> Callable[[], None]:
+            secret: str = "whsec_e2e_kotani_01", name: str = "kotani") -> Callable[[], None]:
     def run() -> None:
         setting = kotanipay.IntegratorWebhook(
-            "kotani", url=url, events=None if events is None else list(events), secret=secret)
+            name, url=url, events=None if events is None else list(events), secret=secret)
         pulumi.export("integrator_id", setting.integrator_id)
         pulumi.export("url", setting.url)
         pulumi.export("events", setting.events)
@@ -94,7 +95,7 @@ def test_take_over_update_drift_and_restore_on_destroy(engine_stack: StackFactor
     # Neither the webhook secrets nor the API key are stored in the clear.
     (resource,) = stack.resources("kotanipay:IntegratorWebhook")
     assert SECRET_SIG in resource["outputs"]["secret"] and SECRET_SIG in resource["inputs"]["secret"]
-    assert_no_plaintext(stack, [SANDBOX_API_KEY, "whsec_e2e_kotani_01", "whsec_e2e_kotani_02"])
+    assert_no_plaintext(stack, [SANDBOX_API_KEY, SANDBOX_API_SECRET, "whsec_e2e_kotani_01", "whsec_e2e_kotani_02"])
     assert SANDBOX_API_KEY not in json.dumps(stack.journal())
 
     # Destroy puts back what up found (the old secret cannot be known: the last one stays).
@@ -105,7 +106,7 @@ def test_take_over_update_drift_and_restore_on_destroy(engine_stack: StackFactor
     assert stack.resources() == []
 
 
-def test_fresh_integrator_dashboard_removal_and_destroy_clears(engine_stack: StackFactory) -> None:
+def test_fresh_integrator_dashboard_removal_and_destroy_leaves_it(engine_stack: StackFactory) -> None:
     stack = engine_stack(program(events=["transaction.status.updated", "payment.confirmed"]))
     assert changes(stack.up()) == {"create": 2}
     assert "deprecated" in "\n".join(stack.output)
@@ -122,7 +123,39 @@ def test_fresh_integrator_dashboard_removal_and_destroy_clears(engine_stack: Sta
                               "webhook_events": ["payment.confirmed", "transaction.status.updated"],
                               "has_secret": True}
 
-    # Nothing was set before: destroy clears the setting, and leaves nothing behind.
+    # Nothing was set before, and no call can narrow delivery ([] is every event, an empty
+    # URL is refused): destroy writes nothing and the setting stays.
+    mark = stack.last_seq()
     assert changes(stack.destroy()) == {"delete": 2}
-    assert setting(stack) is None
+    assert stack.write_calls(mark, "kotanipay") == []
+    assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, "webhook_url": URL,
+                              "webhook_events": ["payment.confirmed", "transaction.status.updated"],
+                              "has_secret": True}
     assert stack.resources() == []
+
+
+def test_a_rename_keeps_the_setting(engine_stack: StackFactory) -> None:
+    stack = engine_stack(program())
+    stack.edit("kotanipay", SANDBOX_INTEGRATOR_ID, LEGACY)
+    assert changes(stack.up()) == {"create": 2}
+
+    # A new name without an alias: the new resource is created, then the old one deleted;
+    # the old one finds its setting taken over and leaves it.
+    stack.set_program(program(name="kotani-renamed"))
+    mark = stack.last_seq()
+    assert changes(stack.up()) == {"create": 1, "delete": 1}
+    assert stack.write_calls(mark, "kotanipay") == [PATCH]  # the new one's create only
+    assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, "webhook_url": URL,
+                              "webhook_events": ["payment.confirmed"], "has_secret": True}
+    assert stack.outputs()["original_url"] == URL  # what the new one took over
+    delivered_with(stack, "whsec_e2e_kotani_01")
+
+
+def test_an_account_with_request_signing(engine_stack: StackFactory) -> None:
+    stack = engine_stack(program())
+    stack.edit("kotanipay", SANDBOX_INTEGRATOR_ID, {**LEGACY, "is_secure": True})
+    assert changes(stack.up()) == {"create": 2}
+    assert all((e["status"] or 0) < 400 for e in stack.journal(provider="kotanipay"))
+    assert changes(stack.refresh()) == {}
+    assert changes(stack.destroy()) == {"delete": 2}
+    assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, **LEGACY, "has_secret": True}

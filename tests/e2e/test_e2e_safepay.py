@@ -12,7 +12,7 @@ from pulumi_webhooks import safepay, verify
 from pulumi_webhooks.sandbox.safepay import SANDBOX_AGGREGATOR_ID, SANDBOX_SECOND_AGGREGATOR_ID, SANDBOX_SECRET_KEY
 
 from .conftest import StackFactory
-from .harness import assert_no_plaintext, changes
+from .harness import SECRET_SIG, EngineStack, assert_no_plaintext, changes
 
 URL = "https://hooks.example.com/safepay"
 
@@ -126,3 +126,43 @@ def test_adopt_by_webhook_id_then_destroy(engine_stack: StackFactory) -> None:
 
     assert changes(stack.destroy()) == {"delete": 2}
     assert stack.webhooks("safepay") == []
+
+
+def assert_sealed(stack: EngineStack, current: str, seen: Sequence[str]) -> None:
+    """The webhook's ``secret`` is a secret in the state (the export marks it; the backend
+    stores only its ciphertext), holds ``current``, and no secret ever seen is in the clear."""
+    (resource,) = stack.resources("safepay:RaastWebhook")
+    sealed = resource["outputs"]["secret"]
+    assert isinstance(sealed, dict) and SECRET_SIG in sealed, "secret is in the state as plaintext"
+    if "plaintext" in sealed:  # an export with secrets shown carries the JSON-encoded value
+        assert json.loads(sealed["plaintext"]) == current
+    else:
+        assert sealed.get("ciphertext"), sealed
+    assert_no_plaintext(stack, [*seen, SANDBOX_SECRET_KEY])
+
+
+def test_the_secret_stays_sealed_after_refresh_and_update(engine_stack: StackFactory) -> None:
+    # Safepay's get, list and update answers carry the signing secret too, not only create.
+    stack = engine_stack(program())
+    assert changes(stack.up()) == {"create": 2}
+    hook = stack.only_webhook("safepay")
+    seen = [hook["secret"]]
+    assert_sealed(stack, hook["secret"], seen)
+
+    # A dashboard rotation: refresh reads the new secret from the get answer (an output the
+    # program does not declare, so the engine counts the resource as the same).
+    stack.edit("safepay", hook["token"], {"rotate": True})
+    stack.refresh()
+    rotated = stack.only_webhook("safepay")["secret"]
+    assert rotated != hook["secret"]
+    seen.append(rotated)
+    assert_sealed(stack, rotated, seen)
+
+    # An in-place update: the PUT answer's secret goes into the state sealed as well.
+    stack.set_program(program(description="renamed"))
+    assert changes(stack.up()) == {"update": 1}
+    assert stack.only_webhook("safepay")["description"] == "renamed"
+    assert_sealed(stack, rotated, seen)
+    assert stack.stack.outputs()["secret"].secret is True
+
+    assert changes(stack.destroy()) == {"delete": 2}

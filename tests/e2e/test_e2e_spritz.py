@@ -62,8 +62,11 @@ def test_preview_create_update_replace_rotate_destroy(engine_stack: StackFactory
     assert changes(stack.up()) == {"replace": 1, "update": 1}
     second = stack.only_webhook("spritz")
     assert second["id"] != first["id"] and second["url"] == f"{URL}/v2"
+    # The local sandbox takes PUT only (its default): POST, tried first at a host other than
+    # sandbox.spritz.finance, is answered 405 and PUT follows.
     assert stack.write_calls(mark, "spritz") == [
         ("POST", "/spritz/v1/integrator/webhook-secret"),
+        ("PUT", "/spritz/v1/integrator/webhook-secret"),
         ("POST", "/spritz/v1/integrator/webhooks"),
         ("DELETE", f"/spritz/v1/integrator/webhooks/{first['id']}"),
     ]
@@ -135,3 +138,16 @@ def test_adoption_by_webhook_id_creates_nothing(engine_stack: StackFactory) -> N
 
     assert changes(stack.destroy()) == {"delete": 2}
     assert stack.webhooks("spritz") == []
+
+
+def test_the_secret_is_set_with_post_where_only_post_is_accepted(engine_stack: StackFactory) -> None:
+    stack = engine_stack(program(secret="spritz-signing-e2e-03"))
+    assert stack.edit("spritz", "webhook-secret", {"verb": "POST"})["verb"] == "POST"
+    mark = stack.last_seq()
+    assert changes(stack.up()) == {"create": 3}
+    hook = stack.only_webhook("spritz")
+    assert stack.write_calls(mark, "spritz") == [
+        ("POST", "/spritz/v1/integrator/webhook-secret"),
+        ("POST", "/spritz/v1/integrator/webhooks"),
+    ]
+    delivered_with(stack, hook["id"], "spritz-signing-e2e-03")

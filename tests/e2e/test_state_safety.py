@@ -71,7 +71,7 @@ def test_a_new_host_replaces_and_destroy_deletes_where_each_webhook_lives(
 
     stack.set_config(moved_config(stack, second_sandbox.url))
     previewed = changes(stack.preview())
-    assert previewed.get("replace") == 6, previewed  # four webhooks, the Kotani setting, Spritz's secret
+    assert previewed.get("replace") == 5, previewed  # four webhooks and the Kotani setting
     stack.up()
     for provider in WITH_IDS:
         assert stack.webhooks(provider) == [], f"{provider}: left live at the old host"
@@ -161,3 +161,4 @@ def test_a_create_that_commits_after_the_timeout_is_not_sent_again(engine_stack:
         assert len(stack.webhooks(provider)) == 1, f"{provider}: the slow create was sent again"
     assert changes(stack.preview()) == {}
     stack.destroy()
+

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import json
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from pulumi_webhooks.kotanipay import EVENTS
 from pulumi_webhooks.sandbox import Sandbox, SandboxServer
 from pulumi_webhooks.sandbox.kotanipay import (
     SANDBOX_API_KEY,
+    SANDBOX_API_SECRET,
     SANDBOX_INTEGRATOR_ID,
     SANDBOX_READONLY_API_KEY,
     KotaniPayApp,
@@ -83,16 +86,33 @@ def test_patch_sets_the_setting_and_answers_the_same_dto(sb: Sandbox, http: http
     assert http.get(INTEGRATOR, headers=AUTH).json()["data"] == body["data"]
 
 
-def test_patch_replaces_the_whole_setting(sb: Sandbox, http: httpx.Client) -> None:
-    """The sandbox's reading of the undocumented case: what a PATCH leaves out is not kept."""
+def test_patch_is_partial_but_no_events_means_every_event(sb: Sandbox, http: httpx.Client) -> None:
+    """Omitted URL and secret are kept; omitted (or empty) events are "all", as documented."""
     patch(http, full())
     response = patch(http, {"webhook_url": "https://other.example.com/k"})
     assert response.status_code == 200
     assert response.json()["data"]["webhook_events"] == []  # omitted events: all (documented)
-    assert held(sb)["webhook_secret"] is None  # omitted secret: none
+    assert held(sb)["webhook_secret"] == SECRET  # omitted secret: kept
     response = patch(http, {"webhook_events": ["system.event"]})
-    assert response.json()["data"]["webhook_url"] is None  # omitted URL: cleared
+    assert response.json()["data"]["webhook_url"] == "https://other.example.com/k"  # omitted URL: kept
     assert patch(http, {}).json()["data"] == {**response.json()["data"], "webhook_events": []}
+    assert held(sb)["webhook_secret"] == SECRET
+
+
+def test_patch_never_leaves_a_setting_without_a_url(sb: Sandbox, http: httpx.Client) -> None:
+    for body in ({"webhook_events": ["system.event"]}, {"webhook_secret": SECRET}, {}):
+        answer = assert_error(patch(http, body), 400, "VALIDATION_ERROR")
+        assert any(e.startswith("webhook_url:") for e in answer["data"]["errors"])
+    assert held(sb)["webhook_url"] is None and held(sb)["webhook_secret"] is None
+
+
+@pytest.mark.parametrize("field", ["webhook_url", "webhook_secret", "webhook_events"])
+def test_a_null_field_is_refused(sb: Sandbox, http: httpx.Client, field: str) -> None:
+    patch(http, full())
+    before = dict(held(sb))
+    answer = assert_error(patch(http, full(**{field: None})), 400, "VALIDATION_ERROR")
+    assert answer["data"]["errors"] == [f"{field}: must not be null"]
+    assert held(sb) == before
 
 
 def test_every_documented_event_is_accepted(http: httpx.Client) -> None:
@@ -100,7 +120,8 @@ def test_every_documented_event_is_accepted(http: httpx.Client) -> None:
     assert response.status_code == 200
     assert response.json()["data"]["webhook_events"] == sorted(EVENTS)
     assert patch(http, full(webhook_events=[])).json()["data"]["webhook_events"] == []
-    assert patch(http, full(webhook_events=None)).json()["data"]["webhook_events"] == []
+    response = patch(http, {k: v for k, v in full().items() if k != "webhook_events"})
+    assert response.json()["data"]["webhook_events"] == []
 
 
 @pytest.mark.parametrize(
@@ -165,10 +186,10 @@ def test_other_paths_and_methods_answer_in_the_envelope(http: httpx.Client) -> N
 
 def test_credentials_and_secret_settings(sb: Sandbox) -> None:
     app = sb.apps["kotanipay"]
-    assert app.credentials() == {"apiKey": SANDBOX_API_KEY}
-    assert app.secret_settings() == {"apiKey"}
+    assert app.credentials() == {"apiKey": SANDBOX_API_KEY, "apiSecret": SANDBOX_API_SECRET}
+    assert app.secret_settings() == {"apiKey", "apiSecret"}
     assert sb.stack_config()["kotanipay:baseUrl"] == "http://sandbox.invalid/kotanipay"
-    assert "kotanipay:apiKey" in sb.secret_config_keys()
+    assert {"kotanipay:apiKey", "kotanipay:apiSecret"} <= set(sb.secret_config_keys())
 
 
 def test_the_journal_never_holds_keys_or_secrets(sb: Sandbox, http: httpx.Client) -> None:
@@ -249,13 +270,19 @@ def test_admin_delivery_is_signed_as_kotani_signs(sb: Sandbox, http: httpx.Clien
     assert delivery["url"] == URL
     body = delivery["body"].encode()
     payload = json.loads(body)
-    assert set(payload) == {"event", "data"} and payload["event"] == "payment.confirmed"
-    assert body == json.dumps(payload, separators=(",", ":")).encode()
+    assert list(payload) == ["event", "data", "signature"] and payload["event"] == "payment.confirmed"
+    # Compact, non-ASCII raw as UTF-8 (JSON.stringify), not \u-escaped.
+    assert "Wanjirū".encode() in body and b"\\u" not in body and b": " not in body
     headers = delivery["headers"]
     assert headers["X-Kotani-Event"] == "payment.confirmed"
     assert headers["X-Kotani-Integrator"] == SANDBOX_INTEGRATOR_ID
-    expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert headers["X-Kotani-Signature"] == f"sha256={expected}"
+    # Signed: the same bytes without the trailing signature field.
+    copy = f',"signature":"{payload["signature"]}"}}'.encode()
+    assert body.endswith(copy)
+    signed = body[: -len(copy)] + b"}"
+    expected = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
+    assert headers["X-Kotani-Signature"] == f"sha256={expected}" == payload["signature"]
+    assert hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest() != expected  # not the raw body
     verify.kotanipay(headers, body, secret=SECRET)
     with pytest.raises(verify.SignatureError):
         verify.kotanipay(headers, body, secret="whsec_other")
@@ -270,10 +297,17 @@ def test_admin_delivery_rules(http: httpx.Client) -> None:
     assert default["headers"]["X-Kotani-Event"] == "kyc.status.changed"
     assert http.post(deliver, json={"event": "payment.confirmed", "send": False}).status_code == 400
     assert http.post(deliver, json={"event": "no.such.event", "send": False}).status_code == 400
-    patch(http, {"webhook_url": URL})  # all events, no secret
-    unsigned = http.post(deliver, json={"event": "settlement.paused", "send": False}).json()
-    assert "X-Kotani-Signature" not in unsigned["headers"]
+    patch(http, {"webhook_url": URL})  # all events
+    assert http.post(deliver, json={"event": "settlement.paused", "send": False}).status_code == 200
     assert http.post(f"{ADMIN}/deliver/kotanipay/{'0' * 24}", json={"send": False}).status_code == 404
+
+
+def test_without_a_secret_nothing_goes_to_the_webhook_url(sb: Sandbox, http: httpx.Client) -> None:
+    """Kotani's other mode: unsigned posts to each transaction's callbackUrl instead."""
+    sb.apps["kotanipay"].edit(SANDBOX_INTEGRATOR_ID, {"webhook_url": URL})
+    response = http.post(f"{ADMIN}/deliver/kotanipay/{SANDBOX_INTEGRATOR_ID}", json={"send": False})
+    assert response.status_code == 409
+    assert "callbackUrl" in response.json()["error"]
 
 
 def test_admin_delivery_reaches_a_loopback_receiver(sb: Sandbox, http: httpx.Client) -> None:
@@ -304,6 +338,84 @@ def test_admin_delivery_reaches_a_loopback_receiver(sb: Sandbox, http: httpx.Cli
         server.server_close()
     [(headers, body)] = received
     verify.kotanipay(headers, body, secret=SECRET)
+
+
+# -- isSecure request signing -----------------------------------------------------------------------
+
+NONCE = "7d3c2b1a-0f9e-4d8c-b7a6-5f4e3d2c1b0a"
+
+
+def signed(message_tail: str, *, stamp: str | None = None, nonce: str = NONCE,
+           secret: str = SANDBOX_API_SECRET) -> dict[str, str]:
+    stamp = stamp or str(int(time.time()))
+    digest = hmac.new(secret.encode(), f"{stamp}.{nonce}.{message_tail}".encode(), hashlib.sha256).hexdigest()
+    return {**AUTH, "x-timestamp": stamp, "x-nonce": nonce, "x-signature": digest}
+
+
+@pytest.fixture
+def secure(sb: Sandbox) -> None:
+    sb.apps["kotanipay"].edit(SANDBOX_INTEGRATOR_ID, {"is_secure": True})
+
+
+def test_signatures_are_ignored_until_the_account_turns_is_secure_on(http: httpx.Client) -> None:
+    assert http.get(INTEGRATOR, headers=AUTH).status_code == 200
+    assert http.get(INTEGRATOR, headers={**AUTH, "x-signature": "00"}).status_code == 200
+
+
+def test_a_secure_account_accepts_correctly_signed_requests(sb: Sandbox, http: httpx.Client, secure: None) -> None:
+    assert http.get(INTEGRATOR, headers=signed("integrator")).status_code == 200
+    # The body as JSON.stringify writes it: compact, non-ASCII raw.
+    body = '{"webhook_url":"https://hooks.example.com/kotani/é","webhook_secret":"whsec_sandbox_test_01"}'
+    headers = {**signed(body, nonce="1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"), "Content-Type": "application/json"}
+    # Sent pretty-printed and \u-escaped: Kotani signs the parsed body, re-stringified.
+    pretty = json.dumps(json.loads(body), indent=2).encode()
+    response = http.patch(WEBHOOK, content=pretty, headers=headers)
+    assert response.status_code == 200, response.text
+    assert held(sb)["webhook_url"] == "https://hooks.example.com/kotani/é"
+
+
+@pytest.mark.parametrize(
+    ("headers", "text"),
+    [
+        # Built when the test runs: a timestamp taken at collection can be minutes old by then.
+        (lambda: AUTH, "required"),
+        (lambda: {**signed("integrator"), "x-signature": "0" * 64}, "does not match"),
+        (lambda: signed("integrator", secret="another-secret"), "does not match"),
+        (lambda: signed("api"), "does not match"),  # not the last path segment
+        (lambda: signed("integrator", stamp=str(int(time.time()) - 301)), "window"),
+        (lambda: signed("integrator", stamp=str(int(time.time() * 1000))), "Unix seconds"),  # milliseconds
+        (lambda: signed("integrator", stamp="12.5"), "Unix seconds"),
+        (lambda: signed("integrator", nonce="7d3c2b1a-0f9e-1d8c-b7a6-5f4e3d2c1b0a"), "UUID v4"),
+        (lambda: {"x-timestamp": "1", "x-nonce": NONCE, "x-signature": "00"}, "Unauthorized"),
+    ],
+)
+def test_a_secure_account_refuses_unsigned_or_wrongly_signed_requests(
+    http: httpx.Client, secure: None, headers: Callable[[], dict[str, str]], text: str
+) -> None:
+    answer = assert_error(http.get(INTEGRATOR, headers=headers()), 401, "UNAUTHORIZED")
+    assert text in answer["message"]
+
+
+def test_a_secure_account_accepts_a_nonce_once(sb: Sandbox, http: httpx.Client, secure: None) -> None:
+    headers = signed("integrator")
+    assert http.get(INTEGRATOR, headers=headers).status_code == 200
+    answer = assert_error(http.get(INTEGRATOR, headers=headers), 401, "UNAUTHORIZED")
+    assert "already used" in answer["message"]
+
+
+def test_a_wrongly_signed_patch_changes_nothing(sb: Sandbox, http: httpx.Client, secure: None) -> None:
+    headers = signed(json.dumps(full(webhook_url="https://other.example.com/k"), separators=(",", ":")))
+    assert_error(patch(http, full(), headers=headers), 401, "UNAUTHORIZED")
+    assert held(sb)["webhook_url"] is None
+
+
+def test_is_secure_is_a_dashboard_switch(sb: Sandbox, http: httpx.Client) -> None:
+    edit = f"{ADMIN}/webhooks/kotanipay/{SANDBOX_INTEGRATOR_ID}"
+    assert http.patch(edit, json={"is_secure": "yes"}).status_code == 400
+    assert http.patch(edit, json={"is_secure": True}).status_code == 200
+    assert http.get(INTEGRATOR, headers=AUTH).status_code == 401
+    assert http.patch(edit, json={"is_secure": False}).status_code == 200
+    assert http.get(INTEGRATOR, headers=AUTH).status_code == 200
 
 
 def test_state_survives_a_restart_and_reset_empties_it(tmp_path: Path) -> None:

@@ -179,9 +179,11 @@ def test_get_one_and_not_found(http: httpx.Client) -> None:
     got = http.get(f"{BASE}/{token}", headers=AUTH)
     assert got.status_code == 200
     assert got.json() == {"api_version": "v1", "data": {"endpoint": made["endpoint"]}}
-    assert_flat(http.get(f"{BASE}/wh_00000000-0000-4000-8000-000000000000", headers=AUTH), 404, "error.not_found")
+    # The OpenAPI's only error for one webhook is 400 error.bad_request: the default answer.
+    assert_flat(http.get(f"{BASE}/wh_00000000-0000-4000-8000-000000000000", headers=AUTH), 400,
+                "error.bad_request", "not found")
     # It exists, but in the other aggregator: not found there.
-    assert_flat(http.get(f"{SECOND}/{token}", headers=AUTH), 404, "error.not_found")
+    assert_flat(http.get(f"{SECOND}/{token}", headers=AUTH), 400, "error.bad_request", "not found")
 
 
 # -- update, rotate, delete -----------------------------------------------------------------------------
@@ -217,8 +219,9 @@ def test_update_rules(http: httpx.Client, body: dict[str, Any], fragments: tuple
     assert_flat(http.put(f"{BASE}/{token}", headers=AUTH, json=body), 400, "error.bad_request", *fragments)
 
 
-def test_update_of_unknown_is_not_found(http: httpx.Client) -> None:
-    assert_flat(http.put(f"{BASE}/wh_nope", headers=AUTH, json={"enabled": False}), 404, "error.not_found")
+def test_update_of_unknown_is_a_bad_request(http: httpx.Client) -> None:
+    assert_flat(http.put(f"{BASE}/wh_nope", headers=AUTH, json={"enabled": False}), 400, "error.bad_request",
+                "wh_nope", "not found")
 
 
 def test_rotate_makes_a_new_secret(http: httpx.Client) -> None:
@@ -235,7 +238,7 @@ def test_rotate_makes_a_new_secret(http: httpx.Client) -> None:
     assert RFC3339.match(data["rotated_at"])
     again = http.put(f"{BASE}/{token}/rotate", headers=AUTH).json()["data"]
     assert again["endpoint"]["secret_version"] == 3
-    assert_flat(http.put(f"{BASE}/wh_nope/rotate", headers=AUTH), 404, "error.not_found")
+    assert_flat(http.put(f"{BASE}/wh_nope/rotate", headers=AUTH), 400, "error.bad_request")
 
 
 def test_delete_then_gone(http: httpx.Client) -> None:
@@ -243,8 +246,34 @@ def test_delete_then_gone(http: httpx.Client) -> None:
     response = http.delete(f"{BASE}/{token}", headers=AUTH)
     assert response.status_code == 200
     assert response.json() == {"api_version": "v1", "data": {}}
-    assert_flat(http.get(f"{BASE}/{token}", headers=AUTH), 404, "error.not_found")
+    assert_flat(http.get(f"{BASE}/{token}", headers=AUTH), 400, "error.bad_request", "not found")
+    assert_flat(http.delete(f"{BASE}/{token}", headers=AUTH), 400, "error.bad_request", "not found")
+    assert token not in [e["token"] for e in http.get(BASE, headers=AUTH).json()["data"]["endpoints"]]
+
+
+def test_unknown_id_can_be_switched_to_404(sb: Sandbox, http: httpx.Client) -> None:
+    token = create(http)["endpoint"]["token"]
+    app = sb.apps["safepay"]
+    assert isinstance(app, SafepayApp) and app.missing_status == 400
+    app.missing_status = 404
+    assert http.delete(f"{BASE}/{token}", headers=AUTH).status_code == 200
+    assert_flat(http.get(f"{BASE}/{token}", headers=AUTH), 404, "error.not_found", "not found")
+    assert_flat(http.put(f"{BASE}/{token}", headers=AUTH, json={"enabled": False}), 404, "error.not_found")
+    assert_flat(http.put(f"{BASE}/{token}/rotate", headers=AUTH), 404, "error.not_found")
     assert_flat(http.delete(f"{BASE}/{token}", headers=AUTH), 404, "error.not_found")
+    # A webhook that exists is not affected by the switch.
+    live = create(http)["endpoint"]["token"]
+    assert http.get(f"{BASE}/{live}", headers=AUTH).status_code == 200
+
+
+def test_unknown_id_status_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFEPAY_SANDBOX_MISSING_STATUS", "404")
+    sb = Sandbox(base_url=SANDBOX_URL, seed=3)
+    with sandbox_client(sb) as client:
+        assert_flat(client.get(f"{BASE}/wh_nope", headers=AUTH), 404, "error.not_found")
+    monkeypatch.setenv("SAFEPAY_SANDBOX_MISSING_STATUS", "410")
+    with pytest.raises(ValueError, match="SAFEPAY_SANDBOX_MISSING_STATUS must be 400 or 404"):
+        Sandbox(base_url=SANDBOX_URL, seed=3)
 
 
 def test_unknown_method_and_route_use_the_flat_envelope(http: httpx.Client) -> None:

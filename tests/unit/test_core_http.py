@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -358,3 +359,75 @@ def test_the_credentials_hint_names_non_secret_credentials() -> None:
         {"production": "https://api.acme.invalid"},
     )
     assert spec.credentials == ("acme:apiKey", "acme:version")
+
+
+# -- bounded failure, and what an operator is told ------------------------------------------------
+
+
+def test_a_server_error_storm_fails_the_call_after_the_attempt_cap() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(500, json={"message": "boom"})
+
+    with pytest.raises(TransientError):
+        client(handler, deadline=60).request("list webhooks", "GET", "/hooks")
+    assert len(calls) == RetryPolicy.attempts == 5
+
+
+def test_attempts_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_ATTEMPTS", "2")
+    assert RetryPolicy.from_env().attempts == 2
+    for bad in ("0", "1.5", "many"):
+        monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_ATTEMPTS", bad)
+        with pytest.raises(Exception, match="PULUMI_WEBHOOKS_RETRY_ATTEMPTS must be"):
+            RetryPolicy.from_env()
+
+
+def test_a_connection_error_names_the_host_and_the_setting_that_chose_it() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
+
+    started = time.monotonic()
+    with pytest.raises(TransientError) as info:
+        client(handler, deadline=60).request("list webhooks", "GET", "/hooks")
+    assert time.monotonic() - started < 5
+    message = str(info.value)
+    assert "Name or service not known — at https://api.acme.invalid" in message
+    assert "acme:baseUrl or ACME_BASE_URL" in message
+
+
+def test_the_request_log_shows_each_attempt_and_no_credential(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log_file = tmp_path / "requests.log"
+    monkeypatch.setenv("PULUMI_WEBHOOKS_LOG", "debug")
+    monkeypatch.setenv("PULUMI_WEBHOOKS_LOG_FILE", str(log_file))
+    answers = iter([503, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(next(answers), json={"token": KEY})
+
+    try:
+        client(handler).request("read webhook", "GET", "/hooks/1", params={"key": KEY})
+    finally:
+        monkeypatch.delenv("PULUMI_WEBHOOKS_LOG")
+        monkeypatch.delenv("PULUMI_WEBHOOKS_LOG_FILE")
+        assert _http.request_log() is None
+    text = log_file.read_text()
+    lines = text.splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("Acme GET /hooks/1 -> 503 " + lines[0].rsplit(" ", 1)[-1])
+    assert "-> 200" in lines[1] and "(attempt 2)" in lines[1]
+    assert KEY not in text
+
+
+def test_an_unknown_log_level_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULUMI_WEBHOOKS_LOG", "loud")
+    try:
+        with pytest.raises(Exception, match="PULUMI_WEBHOOKS_LOG must be one of debug, info"):
+            _http.request_log()
+    finally:
+        monkeypatch.delenv("PULUMI_WEBHOOKS_LOG")
+        _http.request_log()

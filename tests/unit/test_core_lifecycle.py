@@ -194,6 +194,14 @@ def test_adoption_reads_then_converges_without_creating(toy: ToyProvider) -> Non
         toy.create({"url": "https://new.example", "webhook_id": "wh_404"})
 
 
+def test_one_webhook_is_adopted_by_one_resource_per_update(toy: ToyProvider) -> None:
+    ToyProvider.remote["wh_7"] = {"url": "https://a.example", "events": [], "region": "eu", "created_at": "t"}
+    toy.create({"url": "https://a.example", "webhook_id": "wh_7"})
+    with pytest.raises(InputError, match=r"webhook_id: .*'wh_7' is already managed by another resource"):
+        toy.create({"url": "https://b.example", "webhook_id": "wh_7"})
+    assert ToyProvider.remote["wh_7"]["url"] == "https://a.example"
+
+
 def test_adoption_reads_with_the_declaration_and_updates_with_it_under_what_was_read(toy: ToyProvider) -> None:
     reads: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -328,6 +336,27 @@ def test_a_create_that_commits_after_the_client_gave_up_is_not_sent_again(
     assert pauses and pauses[0] >= 4  # it waited about a request timeout before looking again
 
 
+def test_after_a_dropped_connection_the_pause_is_a_backoff_not_a_request_timeout(
+    toy: ToyProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr("pulumi_webhooks._lifecycle.time.sleep", pauses.append)
+    monkeypatch.setenv("PULUMI_WEBHOOKS_REQUEST_TIMEOUT", "30")
+    sent: list[str] = []
+
+    class Dropped(ListingToy):
+        def api_create(self, args: ToyArgs) -> tuple[str, dict[str, Any]]:
+            sent.append(args.url)
+            if len(sent) == 1:  # the server closed the connection without committing anything
+                raise TransientError("Toy", "create webhook", status=None, code="RemoteProtocolError",
+                                     maybe_committed=True)
+            return super().api_create(args)
+
+    created = Dropped().create({"url": "https://a.example", "events": []})
+    assert created.id and sent == ["https://a.example"] * 2
+    assert pauses and max(pauses) < 1  # the request is over either way: no 10 s wait (deadline 5 s)
+
+
 # -- where a webhook lives ----------------------------------------------------------------------
 
 ACME = ConnectionSpec(
@@ -394,3 +423,44 @@ def test_not_found_is_confirmed_before_anything_is_dropped(toy: ToyProvider) -> 
         StillThere().delete("wh_1", state)
     del ToyProvider.remote["wh_1"]
     StillThere().delete("wh_1", state)  # a read proves it is gone: success
+
+
+# -- delivery URLs -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        ("https://ops:hunter2@hooks.example.com/x", "must not carry a user name or password"),
+        ("https://hooks.example.com:99999/x", "invalid port"),
+        ("https://hooks.example.com:0/x", "invalid port"),
+        ("https://hooks.example.com:http/x", "invalid port"),
+        ("https://hooks.example.com/" + "a" * 2100, "at most 2048 characters"),
+        ("ftp://hooks.example.com/x", "must be a https:// URL"),
+    ],
+)
+def test_a_delivery_url_breaking_a_rule_fails_check_naming_it(toy: ToyProvider, url: str, rule: str) -> None:
+    failures = failures_by_field(toy.check({}, {"url": url}).failures)
+    assert rule in failures["url"]
+    assert "hunter2" not in failures["url"]
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "localhost", "[::1]", "169.254.169.254", "0.0.0.0", "api.localhost", "[fe80::1]"]
+)
+def test_a_target_only_this_machine_reaches_fails_for_a_provider_on_the_internet(host: str) -> None:
+    provider = LocatedToy()
+    set_stack_config({"acme:environment": "production"})
+    failures = failures_by_field(provider.check({}, {"url": f"https://{host}/hook"}).failures)
+    assert "only this machine can reach" in failures["url"] and "api.acme.invalid" in failures["url"]
+    # Against a local provider (the sandbox) the same target is fine.
+    set_stack_config({"acme:baseUrl": "http://127.0.0.1:8080/acme"})
+    assert failures_by_field(provider.check({}, {"url": f"https://{host}/hook"}).failures) == {}
+
+
+def test_a_host_that_merely_starts_like_a_local_one_is_public() -> None:
+    provider = LocatedToy()
+    set_stack_config({"acme:environment": "production"})
+    for host in ("localhost.attacker.example", "127.0.0.1.nip.example", "10.0.0.1"):
+        assert failures_by_field(provider.check({}, {"url": f"https://{host}/hook"}).failures) == {}
+

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import pickle
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -34,12 +37,13 @@ from pulumi_webhooks.kotanipay import (
     IntegratorWebhookProvider,
     KotaniDialect,
 )
-from pulumi_webhooks.sandbox import Fault, Sandbox
+from pulumi_webhooks.sandbox import Fault, Sandbox, SandboxTransport
 from pulumi_webhooks.sandbox.kotanipay import SANDBOX_API_KEY, SANDBOX_INTEGRATOR_ID
 
-from ..helpers import failures_by_field, pickled_provider, pulumi_mocks
+from ..helpers import SANDBOX_URL, failures_by_field, pickled_provider, pulumi_mocks
 
 URL = "https://hooks.example.com/kotani"
+SANDBOX_BASE = f"{SANDBOX_URL}/kotanipay"
 SECRET = "whsec_unit_test_0001"
 SEED_EVENTS = (
     "transaction.status.updated",
@@ -52,6 +56,13 @@ SEED_EVENTS = (
     "refund.lightning.invoice_needed",
     "system.event",
 )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_takeovers() -> Iterator[None]:
+    kotanipay.reset_takeovers()
+    yield
+    kotanipay.reset_takeovers()
 
 
 @pytest.fixture
@@ -205,9 +216,9 @@ def test_unknowns_are_in_place_changes_during_preview(provider: IntegratorWebhoo
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def mock_client(handler: Handler, *, deadline: float = 1.0) -> ApiClient:
-    connection = _config.Connection(CONNECTION, "production", "https://api.kotanipay.invalid",
-                                    {"apiKey": SANDBOX_API_KEY})
+def mock_client(handler: Handler, *, deadline: float = 1.0, api_secret: str | None = None) -> ApiClient:
+    values = {"apiKey": SANDBOX_API_KEY, **({"apiSecret": api_secret} if api_secret else {})}
+    connection = _config.Connection(CONNECTION, "production", "https://api.kotanipay.invalid", values)
     policy = RetryPolicy(deadline=deadline, timeout=1, base_delay=0.001, max_delay=0.01)
     with _http.use_transport(httpx.MockTransport(handler)):
         return ApiClient(connection, KotaniDialect(), kotanipay.ApiKeyAuth(), policy)
@@ -366,6 +377,116 @@ def test_auth_sends_the_key_as_bearer_and_registers_it_for_redaction() -> None:
     assert kotanipay.ApiKeyAuth().renew(httpx.Request("GET", "https://kotani.invalid/api/v3/integrator")) is False
 
 
+# -- isSecure request signing ---------------------------------------------------------------
+
+API_SECRET = "kp_api_secret_unit_0001"
+STAMP = "1767225600"
+NONCE = "0b8f3c1e-4a5d-4e6f-9a7b-8c9d0e1f2a3b"
+
+
+def _hmac_hex(message: str) -> str:
+    return hmac.new(API_SECRET.encode(), message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@pytest.fixture
+def fixed_stamp(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kotanipay, "_timestamp", lambda: STAMP)
+    monkeypatch.setattr(kotanipay, "_nonce", lambda: NONCE)
+
+
+def test_the_api_secret_is_a_secret_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    setting = CONNECTION.setting("apiSecret")
+    assert (setting.env, setting.secret) == ("KOTANIPAY_API_SECRET", True)
+    monkeypatch.setenv("KOTANIPAY_API_SECRET", API_SECRET)
+    assert CONNECTION.resolve().get("apiSecret") == API_SECRET
+    assert API_SECRET in CONNECTION.resolve().secrets and API_SECRET not in repr(CONNECTION.resolve())
+    assert "kotanipay:apiSecret" in CONNECTION.credentials
+
+
+def test_without_an_api_secret_no_request_is_signed() -> None:
+    seen: list[httpx.Headers] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers)
+        return httpx.Response(200, json={"success": True, "data": {"id": "x"}})
+
+    mock_client(handler).request("read", "GET", "/api/v3/integrator")
+    assert not {"x-timestamp", "x-nonce", "x-signature"} & set(seen[0])
+
+
+def test_a_get_signs_its_last_path_segment(fixed_stamp: None) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"success": True, "data": {"id": "x"}})
+
+    mock_client(handler, api_secret=API_SECRET).request("read", "GET", "/api/v3/integrator", params={"a": "1"})
+    headers = seen[0].headers
+    assert (headers["x-timestamp"], headers["x-nonce"]) == (STAMP, NONCE)
+    assert headers["x-signature"] == _hmac_hex(f"{STAMP}.{NONCE}.integrator")
+    assert headers["Authorization"] == f"Bearer {SANDBOX_API_KEY}"
+
+
+def test_a_patch_signs_its_compact_json_body(fixed_stamp: None) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"success": True, "data": {"id": "x"}})
+
+    body = {"webhook_url": "https://hooks.example.com/kotani/é", "webhook_secret": SECRET,
+            "webhook_events": ["payment.confirmed", "system.event"]}
+    mock_client(handler, api_secret=API_SECRET).request("set", "PATCH", "/api/v3/integrator/webhook", json_body=body)
+    # JSON.stringify of that body, written out: no whitespace, non-ASCII as UTF-8.
+    compact = ('{"webhook_url":"https://hooks.example.com/kotani/é","webhook_secret":"whsec_unit_test_0001",'
+               '"webhook_events":["payment.confirmed","system.event"]}')
+    assert seen[0].content == compact.encode("utf-8")
+    assert seen[0].headers["x-signature"] == _hmac_hex(f"{STAMP}.{NONCE}.{compact}")
+
+
+def test_every_attempt_is_signed_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    stamps = iter(["1767225600", "1767225601"])
+    nonces = iter([NONCE, "5f2b9c4d-1e3a-4b6c-8d7e-9f0a1b2c3d4e"])
+    monkeypatch.setattr(kotanipay, "_timestamp", lambda: next(stamps))
+    monkeypatch.setattr(kotanipay, "_nonce", lambda: next(nonces))
+    seen: list[httpx.Headers] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers)
+        if len(seen) == 1:
+            return httpx.Response(503, json=envelope("busy"))
+        return httpx.Response(200, json={"success": True, "data": {"id": "x"}})
+
+    mock_client(handler, api_secret=API_SECRET).request("read", "GET", "/api/v3/integrator")
+    assert [h["x-nonce"] for h in seen] == [NONCE, "5f2b9c4d-1e3a-4b6c-8d7e-9f0a1b2c3d4e"]
+    assert seen[1]["x-signature"] == _hmac_hex(f"1767225601.{seen[1]['x-nonce']}.integrator")
+
+
+def test_the_default_timestamp_is_unix_seconds_and_the_nonce_a_uuid4() -> None:
+    stamp = kotanipay._timestamp()
+    assert stamp.isdigit() and abs(int(stamp) - time.time()) < 5
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", kotanipay._nonce())
+    assert kotanipay._nonce() != kotanipay._nonce()
+
+
+def test_a_secure_account_works_only_with_the_api_secret(
+    sandbox: Sandbox, provider: IntegratorWebhookProvider
+) -> None:
+    app(sandbox).edit(SANDBOX_INTEGRATOR_ID, {"is_secure": True})
+    preset(sandbox)
+    created = create(provider, declared())
+    assert reread(provider, created)["url"] == URL
+    provider.delete(created.id, created.outs)
+    assert app(sandbox).data["integrator"]["webhook_url"] == "https://legacy.example.com/hooks"
+    config = {k: v for k, v in sandbox.stack_config().items() if k != "kotanipay:apiSecret"}
+    _config.set_stack_config(config)
+    _http.clear_clients()
+    with pytest.raises(AuthenticationError) as caught:
+        provider.read(created.id, created.outs)
+    assert "kotanipay:apiSecret" in str(caught.value)
+
+
 def test_threads_share_one_client(sandbox: Sandbox, provider: IntegratorWebhookProvider) -> None:
     created = create(provider, declared())
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -414,6 +535,7 @@ def test_create_reads_then_patches_the_whole_setting(sandbox: Sandbox, provider:
     assert result.outs == {
         "url": URL, "events": ["payment.confirmed", "system.event"], "secret": SECRET,
         "integrator_id": SANDBOX_INTEGRATOR_ID, "original_url": "", "original_events": [],
+        "base_url": SANDBOX_BASE,
     }
     held = app(sandbox).data["integrator"]
     assert (held["webhook_url"], held["webhook_events"], held["webhook_secret"]) == (
@@ -507,7 +629,7 @@ def test_update_patches_in_place_and_returns_every_output(
     assert updated.outs == {
         "url": "https://new.example.com/k", "events": [], "secret": "whsec_rotated_0002",
         "integrator_id": created.id, "original_url": "https://legacy.example.com/hooks",
-        "original_events": ["system.event"],
+        "original_events": ["system.event"], "base_url": SANDBOX_BASE,
     }
     held = app(sandbox).data["integrator"]
     assert (held["webhook_url"], held["webhook_events"]) == ("https://new.example.com/k", [])
@@ -520,7 +642,7 @@ def test_update_with_another_accounts_key_points_to_refresh(
     news = provider.check({}, declared()).inputs
     with pytest.raises(WebhookError, match="pulumi refresh"):
         provider.update("0" * 24, outputs(integrator_id="0" * 24), news)
-    assert [m for m, _ in calls(sandbox)] == ["GET"]  # nothing written to the wrong account
+    assert {m for m, _ in calls(sandbox)} == {"GET"}  # nothing written to the wrong account
 
 
 def test_update_refuses_invalid_input_without_calling(sandbox: Sandbox, provider: IntegratorWebhookProvider) -> None:
@@ -529,33 +651,104 @@ def test_update_refuses_invalid_input_without_calling(sandbox: Sandbox, provider
     assert calls(sandbox) == []
 
 
+class Recorder(httpx.BaseTransport):
+    """The sandbox's transport, keeping every request sent through it."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.requests: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        return self.inner.handle_request(request)
+
+    def patches(self) -> list[dict[str, Any]]:
+        return [json.loads(r.content) for r in self.requests if r.method == "PATCH"]
+
+
+@pytest.fixture
+def sent(sandbox: Sandbox) -> Iterator[Recorder]:
+    recorder = Recorder(SandboxTransport(sandbox))
+    _http.clear_clients()
+    with _http.use_transport(recorder):
+        yield recorder
+    _http.clear_clients()
+
+
+def held_setting(sandbox: Sandbox) -> tuple[Any, Any, Any]:
+    held = app(sandbox).data["integrator"]
+    return held["webhook_url"], held["webhook_events"], held["webhook_secret"]
+
+
 def test_destroy_restores_what_create_found_and_is_idempotent(
-    sandbox: Sandbox, provider: IntegratorWebhookProvider
+    sandbox: Sandbox, sent: Recorder, provider: IntegratorWebhookProvider
 ) -> None:
     preset(sandbox, events=["kyc.status.changed"])
     created = create(provider, declared())
+    sent.requests.clear()
     provider.delete(created.id, {**created.outs, PROVIDER_KEY: "p"})
-    held = app(sandbox).data["integrator"]
-    assert (held["webhook_url"], held["webhook_events"]) == ("https://legacy.example.com/hooks",
-                                                             ["kyc.status.changed"])
     # The secret found at create cannot be known: the declared one stays, deliveries stay signed.
-    assert held["webhook_secret"] == SECRET
+    assert held_setting(sandbox) == ("https://legacy.example.com/hooks", ["kyc.status.changed"], SECRET)
+    # Both fields named (an omitted webhook_events would mean every event); no secret sent.
+    assert sent.patches() == [{"webhook_url": "https://legacy.example.com/hooks",
+                               "webhook_events": ["kyc.status.changed"]}]
     mark = sandbox.journal[-1]["seq"]
     provider.delete(created.id, created.outs)
     assert calls(sandbox, mark) == [("GET", "/api/v3/integrator")]
 
 
-def test_destroy_clears_a_setting_that_was_empty_at_create(
+def test_destroy_leaves_a_setting_that_was_empty_at_create(
     sandbox: Sandbox, provider: IntegratorWebhookProvider
 ) -> None:
+    """Nothing to restore: an empty URL is refused and [] would widen delivery to every event."""
     created = create(provider, declared())
-    provider.delete(created.id, created.outs)
-    held = app(sandbox).data["integrator"]
-    assert (held["webhook_url"], held["webhook_events"], held["webhook_secret"]) == (None, [], None)
-    assert app(sandbox).webhooks() == []
     mark = sandbox.journal[-1]["seq"]
     provider.delete(created.id, created.outs)
     assert calls(sandbox, mark) == [("GET", "/api/v3/integrator")]
+    assert held_setting(sandbox) == (URL, ["payment.confirmed"], SECRET)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"webhook_url": "https://dashboard.example.com/k"},
+        {"webhook_events": ["refund.failed"]},
+        {"webhook_events": []},  # widened to all events elsewhere: still not ours
+    ],
+)
+def test_destroy_leaves_a_setting_changed_since(
+    sandbox: Sandbox, provider: IntegratorWebhookProvider, changes: dict[str, Any]
+) -> None:
+    preset(sandbox)
+    created = create(provider, declared())
+    app(sandbox).edit(created.id, changes)
+    before = held_setting(sandbox)
+    mark = sandbox.journal[-1]["seq"]
+    provider.delete(created.id, created.outs)
+    assert calls(sandbox, mark) == [("GET", "/api/v3/integrator")]
+    assert held_setting(sandbox) == before
+
+
+def test_destroy_compares_all_events_in_any_spelling(
+    sandbox: Sandbox, provider: IntegratorWebhookProvider
+) -> None:
+    preset(sandbox)
+    created = create(provider, declared(events=[]))
+    app(sandbox).edit(created.id, {"webhook_events": [e for e in EVENTS if e not in DEPRECATED_EVENTS]})
+    provider.delete(created.id, created.outs)
+    assert held_setting(sandbox)[:2] == ("https://legacy.example.com/hooks", ["system.event"])
+
+
+def test_destroy_writes_nothing_when_create_found_its_own_declaration(
+    sandbox: Sandbox, provider: IntegratorWebhookProvider
+) -> None:
+    preset(sandbox, url=URL, events=["payment.confirmed"])
+    created = create(provider, declared())
+    mark = sandbox.journal[-1]["seq"]
+    provider.delete(created.id, created.outs)
+    assert calls(sandbox, mark) == [("GET", "/api/v3/integrator")]
+    assert held_setting(sandbox)[:2] == (URL, ["payment.confirmed"])
 
 
 def test_destroy_of_another_account_or_a_removed_setting_writes_nothing(
@@ -566,7 +759,7 @@ def test_destroy_of_another_account_or_a_removed_setting_writes_nothing(
     provider.delete("0" * 24, outputs(integrator_id="0" * 24))
     app(sandbox).remove(created.id)
     provider.delete(created.id, created.outs)
-    assert [m for m, _ in calls(sandbox, mark)] == ["GET", "GET"]
+    assert {m for m, _ in calls(sandbox, mark)} == {"GET"}
 
 
 def test_destroy_puts_back_events_this_module_does_not_know(
@@ -578,9 +771,37 @@ def test_destroy_puts_back_events_this_module_does_not_know(
     assert app(sandbox).data["integrator"]["webhook_events"] == ["system.event"]
     # A body with an event the sandbox does not know is refused by it, with the envelope's details.
     state["original_events"] = ["payout.future.event"]
-    app(sandbox).edit(created.id, {"webhook_url": URL})
+    app(sandbox).edit(created.id, {"webhook_url": URL, "webhook_events": ["payment.confirmed"]})
     with pytest.raises(ApiError, match="webhook_events"):
         provider.delete(created.id, state)
+
+
+@pytest.mark.parametrize("same_declaration", [True, False])
+def test_a_replacement_keeps_the_setting_when_the_old_resource_is_deleted(
+    sandbox: Sandbox, sent: Recorder, provider: IntegratorWebhookProvider, same_declaration: bool
+) -> None:
+    """A rename or replacement: the new resource is created first, then the old one deleted."""
+    preset(sandbox)
+    old = create(provider, declared())
+    new_args = declared() if same_declaration else declared(url="https://new.example.com/k", events=[])
+    new = create(provider, new_args)
+    assert new.outs["original_url"] == URL  # what the new one found: the old one's setting
+    after_create = held_setting(sandbox)
+    sent.requests.clear()
+    provider.delete(old.id, old.outs)
+    assert sent.patches() == []
+    assert held_setting(sandbox) == after_create
+
+
+def test_a_takeover_in_another_process_is_still_seen_when_the_setting_differs(
+    sandbox: Sandbox, provider: IntegratorWebhookProvider
+) -> None:
+    preset(sandbox)
+    old = create(provider, declared())
+    create(provider, declared(url="https://new.example.com/k"))
+    kotanipay.reset_takeovers()  # the old resource deleted by a later `pulumi up`
+    provider.delete(old.id, old.outs)
+    assert held_setting(sandbox)[0] == "https://new.example.com/k"
 
 
 def test_a_lost_patch_answer_is_retried_and_keeps_the_original(
@@ -593,17 +814,52 @@ def test_a_lost_patch_answer_is_retried_and_keeps_the_original(
     assert [m for m, _ in calls(sandbox)] == ["GET", "PATCH", "PATCH"]
 
 
-def test_a_patch_that_keeps_failing_stops_the_create_without_reading_again(
+def test_a_patch_that_landed_but_kept_failing_is_confirmed_by_a_read(
     sandbox: Sandbox, provider: IntegratorWebhookProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "0.3")
     _http.clear_clients()
     preset(sandbox)
     sandbox.faults.append(Fault(provider="kotanipay", method="PATCH", status=503, after_commit=True))
+    created = create(provider, declared())
+    # The setting found before the PATCH, not our own one read back.
+    assert created.outs["original_url"] == "https://legacy.example.com/hooks"
+    assert created.outs["url"] == URL
+    methods = [m for m, _ in calls(sandbox)]
+    assert methods[0] == "GET" and methods[-1] == "GET" and methods.count("GET") == 2
+
+
+def test_a_patch_that_keeps_failing_stops_the_create_without_a_fresh_one(
+    sandbox: Sandbox, provider: IntegratorWebhookProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "0.3")
+    _http.clear_clients()
+    preset(sandbox)
+    sandbox.faults.append(Fault(provider="kotanipay", method="PATCH", status=503))  # never applied
     with pytest.raises(TransientError) as caught:
         create(provider, declared())
     assert caught.value.maybe_committed is False
-    assert [m for m, _ in calls(sandbox)].count("GET") == 1
+    assert [m for m, _ in calls(sandbox)].count("GET") == 2  # the first read, and the check after
+    # A setting that already held the declaration proves nothing about the secret: no success.
+    sandbox.faults.clear()
+    app(sandbox).edit(SANDBOX_INTEGRATOR_ID, {"webhook_url": URL, "webhook_events": ["payment.confirmed"]})
+    sandbox.faults.append(Fault(provider="kotanipay", method="PATCH", status=503, after_commit=True))
+    with pytest.raises(TransientError):
+        create(provider, declared(secret="whsec_rotated_0002"))
+
+
+def test_list_and_matches_recover_only_the_declared_setting(
+    sandbox: Sandbox, provider: IntegratorWebhookProvider
+) -> None:
+    assert provider.api_list() is None  # a singleton that exists before any create
+    args = provider.args_model.model_validate(declared())
+    assert provider.api_matches(args) == []
+    created = create(provider, declared())
+    [(found_id, live)] = provider.api_matches(args)
+    assert found_id == created.id
+    assert live == {"url": URL, "events": ["payment.confirmed"], "integrator_id": created.id}
+    assert provider.api_matches(provider.args_model.model_validate(declared(events=[]))) == []
+    assert provider.api_matches(provider.args_model.model_validate(declared(url="https://x.example.com"))) == []
 
 
 def test_wrong_key_is_an_authentication_error(sandbox: Sandbox, provider: IntegratorWebhookProvider) -> None:

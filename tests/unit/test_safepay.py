@@ -30,7 +30,7 @@ from pulumi_webhooks.sandbox.safepay import (
     SANDBOX_SECRET_KEY,
 )
 
-from ..helpers import failures_by_field, sandbox_client
+from ..helpers import SANDBOX_URL, failures_by_field, sandbox_client
 
 URL = "https://hooks.example.com/safepay"
 OTHER_AGG = "agg_00000000-0000-4000-8000-000000000000"
@@ -39,6 +39,14 @@ OTHER_AGG = "agg_00000000-0000-4000-8000-000000000000"
 @pytest.fixture
 def provider() -> RaastWebhookProvider:
     return RaastWebhookProvider()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process() -> Iterator[None]:
+    # Each test is a new provider process: no aggregator listed before its first create.
+    safepay._HELD_BEFORE.clear()
+    yield
+    safepay._HELD_BEFORE.clear()
 
 
 def checked(provider: RaastWebhookProvider, **news: Any) -> dict[str, Any]:
@@ -87,8 +95,8 @@ def test_check_requires_url_and_event_types(provider: RaastWebhookProvider) -> N
         ("event_types", "payment.completed", "list of event names"),
         ("event_types", ["payment.sent"], "unknown event 'payment.sent'"),
         ("description", 7, "string"),
-        ("enabled", "yes", "boolean"),
-        ("enabled", 1, "boolean"),
+        ("enabled", "yes", "must be true or false"),
+        ("enabled", 1, "must be true or false"),
         ("aggregator_id", "merchant_1", "Safepay aggregator id"),
         ("aggregator_id", "agg_x/../y", "Safepay aggregator id"),
         ("aggregator_id", "", "Safepay aggregator id"),
@@ -319,10 +327,12 @@ def test_rate_limit_is_retried_after_retry_after(
                                                                  "message": "slow down"}),
         httpx.Response(200, json={"api_version": "v1", "data": {"endpoint": endpoint_json(), "secret": "c2Vj"}}),
     ])
-    seen = mock_api(lambda r: next(answers))
+    empty = {"api_version": "v1", "data": {"endpoints": [], "count": "0"}}
+    seen = mock_api(lambda r: httpx.Response(200, json=empty) if r.method == "GET" else next(answers))
     id_, live = provider.api_create(provider._args(checked(provider)))
     assert id_ == "wh_1" and live["secret"] == "c2Vj"
-    assert [r.method for r in seen] == ["POST", "POST"]  # a 429 proves nothing was made
+    # A 429 proves nothing was made (the GET is the list of what was there before).
+    assert [r.method for r in seen if r.method != "GET"] == ["POST", "POST"]
 
 
 def test_webhook_secrets_are_redacted_from_later_errors(
@@ -334,6 +344,10 @@ def test_webhook_secrets_are_redacted_from_later_errors(
         if request.method == "POST":
             return httpx.Response(200, json={"api_version": "v1",
                                              "data": {"endpoint": endpoint_json(secret=secret), "secret": secret}})
+        if request.method == "GET" and request.url.path.endswith("/webhooks"):
+            # The list holds the webhook, so the 400 below is a genuine error, not "gone".
+            return httpx.Response(200, json={"api_version": "v1", "data": {
+                "endpoints": [endpoint_json(secret=secret)], "count": "1"}})
         return httpx.Response(400, json={"code": "error.bad_request", "message": f"secret {secret} is stale"})
 
     mock_api(handler)
@@ -431,6 +445,7 @@ def test_create_outputs_every_input_and_the_secret(sandbox: Sandbox, provider: R
         "created_at": held["created_at"],
         "updated_at": held["updated_at"],
         "effective_aggregator_id": SANDBOX_AGGREGATOR_ID,
+        "base_url": f"{SANDBOX_URL}/safepay",
     }
     assert outs(result)["aggregator_id"] is None
     assert json.loads(held["event_filter_json"]) == ["payment.completed"]
@@ -516,11 +531,118 @@ def test_read_addresses_the_aggregator_it_was_created_in(
     assert all(SANDBOX_SECOND_AGGREGATOR_ID not in path for _, path in writes(sandbox))
 
 
-def test_read_of_a_deleted_webhook_is_gone(sandbox: Sandbox, provider: RaastWebhookProvider) -> None:
+@pytest.fixture(params=[400, 404], ids=["gone-is-400", "gone-is-404"])
+def missing(request: pytest.FixtureRequest, sandbox: Sandbox) -> int:
+    """The sandbox answering an unknown webhook id with either status Safepay may use."""
+    status: int = request.param
+    sandbox.apps["safepay"].missing_status = status  # type: ignore[attr-defined]
+    return status
+
+
+def test_read_of_a_deleted_webhook_is_gone(
+    sandbox: Sandbox, provider: RaastWebhookProvider, missing: int
+) -> None:
     created = provider.create(checked(provider))
     sandbox.apps["safepay"].remove(created.id)
+    mark = len(sandbox.journal)
     gone = provider.read(created.id, stored(created))
     assert gone.id == "" and outs(gone) == {}
+    # The answer to the GET of the webhook was confirmed by the list before "gone" was concluded.
+    calls = [(e["method"], e["path"].split("?")[0], e["status"]) for e in sandbox.journal[mark:]]
+    collection = f"/safepay/v1/aggregators/{SANDBOX_AGGREGATOR_ID}/webhooks"
+    assert calls == [("GET", f"{collection}/{created.id}", missing), ("GET", collection, 200)]
+
+
+def _list_of(*endpoints: dict[str, Any]) -> httpx.Response:
+    return httpx.Response(200, json={"api_version": "v1", "data": {
+        "endpoints": list(endpoints), "count": str(len(endpoints))}})
+
+
+BAD_REQUEST = {"code": "error.bad_request", "message": "invalid webhook token"}
+NOT_FOUND = {"code": "error.not_found", "message": "Requested resource not found"}
+
+
+def _one_webhook(member: httpx.Response, listing: httpx.Response) -> Handler:
+    """Calls on ``wh_1`` answer ``member``; the list answers ``listing``."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        return listing if request.url.path.endswith("/webhooks") else member
+    return handler
+
+
+@pytest.mark.parametrize("status", [400, 404])
+def test_read_error_for_a_listed_webhook_is_not_gone(
+    provider: RaastWebhookProvider, mock_api: Callable[[Handler], list[httpx.Request]], status: int
+) -> None:
+    body = BAD_REQUEST if status == 400 else NOT_FOUND
+    mock_api(_one_webhook(httpx.Response(status, json=body), _list_of(endpoint_json())))
+    with pytest.raises(ApiError) as failed:
+        provider.read("wh_1", outputs_of(checked(provider)))
+    # Neither "gone" (refresh would drop a live webhook) nor "wrong base URL".
+    assert type(failed.value) is ApiError
+    assert failed.value.status == status and "still listed" in str(failed.value)
+
+
+@pytest.mark.parametrize("status", [400, 404])
+def test_read_when_the_list_is_not_there_names_the_base_url(
+    provider: RaastWebhookProvider, mock_api: Callable[[Handler], list[httpx.Request]], status: int
+) -> None:
+    body = BAD_REQUEST if status == 400 else NOT_FOUND
+    mock_api(_one_webhook(httpx.Response(status, json=body), httpx.Response(404, json=NOT_FOUND)))
+    with pytest.raises(ConfigurationError) as failed:
+        provider.read("wh_1", outputs_of(checked(provider)))
+    assert "safepay:baseUrl" in str(failed.value) and "SAFEPAY_BASE_URL" in str(failed.value)
+    assert "https://api.getsafepay.com/raastwire" in str(failed.value)
+
+
+def test_delete_answered_400_while_listed_fails(
+    provider: RaastWebhookProvider, mock_api: Callable[[Handler], list[httpx.Request]]
+) -> None:
+    seen = mock_api(_one_webhook(httpx.Response(400, json=BAD_REQUEST), _list_of(endpoint_json())))
+    with pytest.raises(ApiError, match="still listed") as failed:
+        provider.delete("wh_1", outputs_of(checked(provider)))
+    assert type(failed.value) is ApiError and failed.value.status == 400
+    assert [r.method for r in seen] == ["DELETE", "GET"]
+
+
+@pytest.mark.parametrize("status", [400, 404])
+def test_delete_answered_400_or_404_and_not_listed_is_done(
+    provider: RaastWebhookProvider, mock_api: Callable[[Handler], list[httpx.Request]], status: int
+) -> None:
+    body = BAD_REQUEST if status == 400 else NOT_FOUND
+    seen = mock_api(_one_webhook(httpx.Response(status, json=body), _list_of(endpoint_json(token="wh_2"))))
+    provider.delete("wh_1", outputs_of(checked(provider)))
+    assert "DELETE" in [r.method for r in seen]
+
+
+def test_delete_when_the_list_is_not_there_names_the_base_url(
+    provider: RaastWebhookProvider, mock_api: Callable[[Handler], list[httpx.Request]]
+) -> None:
+    mock_api(_one_webhook(httpx.Response(400, json=BAD_REQUEST), httpx.Response(404, json=NOT_FOUND)))
+    with pytest.raises(ConfigurationError, match="safepay:baseUrl"):
+        provider.delete("wh_1", outputs_of(checked(provider)))
+
+
+def test_update_answered_400_for_a_gone_webhook_is_not_found(
+    provider: RaastWebhookProvider, mock_api: Callable[[Handler], list[httpx.Request]]
+) -> None:
+    mock_api(_one_webhook(httpx.Response(400, json=BAD_REQUEST), _list_of()))
+    args = provider._args(checked(provider, description="x"))
+    with pytest.raises(NotFoundError, match="not in aggregator") as failed:
+        provider.api_update("wh_1", outputs_of(checked(provider)), args)
+    assert failed.value.status == 400 and failed.value.code == "error.bad_request"
+    # Through the lifecycle (which confirms with a read): the message says to refresh.
+    with pytest.raises(WebhookError, match="pulumi refresh"):
+        provider.update("wh_1", outputs_of(checked(provider)), checked(provider, description="x"))
+
+
+def test_update_answered_400_for_a_listed_webhook_is_a_bad_request(
+    provider: RaastWebhookProvider, mock_api: Callable[[Handler], list[httpx.Request]]
+) -> None:
+    rule = {"code": "error.bad_request", "message": "url: is invalid"}
+    mock_api(_one_webhook(httpx.Response(400, json=rule), _list_of(endpoint_json())))
+    with pytest.raises(ApiError) as failed:
+        provider.update("wh_1", outputs_of(checked(provider)), checked(provider, description="x"))
+    assert type(failed.value) is ApiError and "url: is invalid" in str(failed.value)
 
 
 def test_update_in_place_and_rotation(sandbox: Sandbox, provider: RaastWebhookProvider) -> None:
@@ -551,14 +673,18 @@ def test_update_in_place_and_rotation(sandbox: Sandbox, provider: RaastWebhookPr
     assert outs(again)["secret_version"] == 3  # a first value after none rotates
 
 
-def test_update_of_a_deleted_webhook_says_refresh(sandbox: Sandbox, provider: RaastWebhookProvider) -> None:
+def test_update_of_a_deleted_webhook_says_refresh(
+    sandbox: Sandbox, provider: RaastWebhookProvider, missing: int
+) -> None:
     created = provider.create(checked(provider))
     sandbox.apps["safepay"].remove(created.id)
     with pytest.raises(WebhookError, match="pulumi refresh"):
         provider.update(created.id, stored(created), checked(provider, description="x"))
+    with pytest.raises(WebhookError, match="pulumi refresh"):
+        provider.update(created.id, stored(created), checked(provider, rotation="again"))
 
 
-def test_delete_and_delete_again(sandbox: Sandbox, provider: RaastWebhookProvider) -> None:
+def test_delete_and_delete_again(sandbox: Sandbox, provider: RaastWebhookProvider, missing: int) -> None:
     created = provider.create(checked(provider))
     provider.delete(created.id, {**stored(created), PROVIDER_KEY: "p"})
     assert sandbox.apps["safepay"].data["endpoints"] == {}
@@ -623,6 +749,52 @@ def test_lost_create_answer_without_listed_secret_rotates(
         result = provider.create(checked(provider))
     assert outs(result)["secret"] == remote(sandbox, result.id)["secret"]
     assert outs(result)["secret_version"] == 2
+
+
+def test_api_list_pages_through_the_configured_aggregator(
+    sandbox: Sandbox, provider: RaastWebhookProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(safepay, "PAGE_SIZE", 2)
+    made = [_make_remote(sandbox, url=f"{URL}/{i}")["endpoint"]["token"] for i in range(5)]
+    _make_remote(sandbox, SANDBOX_SECOND_AGGREGATOR_ID)
+    assert provider.api_list() == sorted(made)
+    assert len([e for e in sandbox.journal if e["method"] == "GET"]) == 3
+    _config.set_stack_config({k: v for k, v in sandbox.stack_config().items() if k != "safepay:aggregatorId"})
+    assert provider.api_list() is None  # no configured aggregator: each create lists its own
+
+
+def test_api_matches_same_declaration_oldest_first_and_not_held_before(
+    sandbox: Sandbox, provider: RaastWebhookProvider
+) -> None:
+    before = _make_remote(sandbox, description="d")["endpoint"]["token"]
+    provider.api_list()  # the lifecycle's snapshot, before the first create
+    first = _make_remote(sandbox, description="d")["endpoint"]["token"]
+    _make_remote(sandbox, description="other")
+    _make_remote(sandbox, url=f"{URL}/other", description="d")
+    _make_remote(sandbox, SANDBOX_SECOND_AGGREGATOR_ID, description="d")
+    second = _make_remote(sandbox, description="d")["endpoint"]["token"]
+    found = provider.api_matches(provider._args(checked(provider, description="d")))
+    assert [id_ for id_, _ in found] == [first, second]
+    assert before not in [id_ for id_, _ in found]
+    id_, live = found[0]
+    assert live["secret"] == remote(sandbox, id_)["secret"]
+    assert live["effective_aggregator_id"] == SANDBOX_AGGREGATOR_ID
+
+
+def test_lost_create_in_a_declared_aggregator_takes_only_what_it_made(
+    sandbox: Sandbox, provider: RaastWebhookProvider
+) -> None:
+    # The configured aggregator's snapshot does not cover another aggregator: its own does.
+    held = _make_remote(sandbox, SANDBOX_SECOND_AGGREGATOR_ID, description="lost")["endpoint"]["token"]
+    mark = len(sandbox.journal)
+    sandbox.faults.append(Fault(provider="safepay", method="POST", status=503, after_commit=True, count=1))
+    result = provider.create(checked(provider, description="lost", aggregator_id=SANDBOX_SECOND_AGGREGATOR_ID))
+    assert result.id != held
+    posts = [e for e in sandbox.journal[mark:] if e["method"] == "POST"]
+    assert len(posts) == 1, "the create was sent again"
+    assert len(sandbox.apps["safepay"].data["endpoints"]) == 2
+    assert outs(result)["secret"] == remote(sandbox, result.id)["secret"]
+    assert outs(result)["effective_aggregator_id"] == SANDBOX_SECOND_AGGREGATOR_ID
 
 
 def test_list_webhooks_pages_and_hides_secrets(

@@ -17,7 +17,7 @@ import pytest
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pulumi.dynamic.dynamic import serialize_provider
 
-from pulumi_webhooks import _config, _http, spritz, verify
+from pulumi_webhooks import _config, _http, _lifecycle, spritz, verify
 from pulumi_webhooks._errors import (
     ApiError,
     AuthenticationError,
@@ -29,7 +29,7 @@ from pulumi_webhooks._errors import (
 )
 from pulumi_webhooks._lifecycle import PROVIDER_KEY, UNKNOWN
 from pulumi_webhooks.sandbox import Fault, Sandbox
-from pulumi_webhooks.sandbox.spritz import API_KEY, INTEGRATOR_KEY, INTEGRATOR_SECRET
+from pulumi_webhooks.sandbox.spritz import API_KEY, INTEGRATOR_KEY, INTEGRATOR_SECRET, SpritzApp
 from pulumi_webhooks.spritz import (
     IntegratorWebhook,
     IntegratorWebhookProvider,
@@ -41,7 +41,20 @@ from pulumi_webhooks.spritz import (
 from ..helpers import failures_by_field
 
 URL = "https://hooks.example.com/spritz"
-EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#: Where the in-process sandbox serves Spritz: the ``base_url`` output of what is made there.
+BASE_URL = "http://sandbox.invalid/spritz"
+#: The official SDK's golden vectors (spritz-finance/api-client, src/lib/hmac.test.ts, "computed using
+#: the platform's Node crypto implementation"): secret, timestamp, then method, URL, body, X-Signature.
+GOLDEN_SECRET = "test-secret-key-12345"
+GOLDEN_TS = 1700000000000
+GOLDEN = [
+    ("GET", "https://platform.spritz.finance/v1/users/me", b"",
+     "sha256=147ecf7209d3d91ca62d3cc190473954120d305b85c007b50976d4fe88551c52"),
+    ("POST", "https://platform.spritz.finance/v1/transactions", b'{"amount":100}',
+     "sha256=12dcf2a7647146ce08a465349ab03f992d8a18542cd576d40a9eb8e2958d4b9f"),
+    ("GET", "https://platform.spritz.finance/v1/on-ramps?token=USDC&limit=20&network=ethereum", b"",
+     "sha256=77cc4cdebcc5256d682fb3974346c15e84b289f6a4bb454adaa7f9495d3bbc55"),
+]
 
 
 @pytest.fixture
@@ -272,7 +285,9 @@ def mock_api() -> Iterator[Callable[..., list[httpx.Request]]]:
     """``mock_api(responder, secret=True)``: route Spritz calls to ``responder``; returns the requests seen."""
     contexts: list[Any] = []
 
-    def install(responder: Responder, *, secret: bool = True) -> list[httpx.Request]:
+    def install(responder: Responder, *, secret: bool = True,
+                base_url: str | None = "https://gateway.example.com/prefix/spritz",
+                environment: str | None = None) -> list[httpx.Request]:
         seen: list[httpx.Request] = []
 
         def handler(request: httpx.Request) -> httpx.Response:
@@ -283,8 +298,11 @@ def mock_api() -> Iterator[Callable[..., list[httpx.Request]]]:
         ctx = _http.use_transport(httpx.MockTransport(handler))
         ctx.__enter__()
         contexts.append(ctx)
-        config = {"spritz:baseUrl": "https://gateway.example.com/prefix/spritz", "spritz:apiKey": "api-key-123",
-                  "spritz:integratorKey": "int_key_123"}
+        config = {"spritz:apiKey": "api-key-123", "spritz:integratorKey": "int_key_123"}
+        if base_url is not None:
+            config["spritz:baseUrl"] = base_url
+        if environment is not None:
+            config["spritz:environment"] = environment
         if secret:
             config["spritz:integratorSecret"] = "integrator-secret-123"
         _config.set_stack_config(config)
@@ -315,29 +333,73 @@ def test_signed_requests_match_the_documented_scheme(mock_api: Callable[..., lis
         assert "X-INTEGRATION-KEY" not in request.headers
         ts = request.headers["X-Timestamp"]
         assert before - 1000 <= int(ts) <= int(time.time() * 1000) + 1000
-    # Computed here independently of the module: the path is the documented one, without the prefix.
+    # Computed here independently of the module: the path is the URL's pathname, prefix included.
     body = post.content
     assert json.loads(body) == {"events": ["payment.completed"], "url": URL}
     ts = post.headers["X-Timestamp"]
-    message = f"{ts}.POST./v1/integrator/webhooks.{hashlib.sha256(body).hexdigest()}".encode()
+    path = "/prefix/spritz/v1/integrator/webhooks"
+    message = f"{ts}.POST.{path}.{hashlib.sha256(body).hexdigest()}".encode()
     expected = hmac.new(b"integrator-secret-123", message, hashlib.sha256).hexdigest()
     assert post.headers["X-Signature"] == f"sha256={expected}"
+    # No body: the empty string stands in for the body hash.
+    assert get.content == b""
     ts = get.headers["X-Timestamp"]
-    message = f"{ts}.GET./v1/integrator/webhooks.{EMPTY_SHA256}".encode()
+    message = f"{ts}.GET.{path}.".encode()
     expected = hmac.new(b"integrator-secret-123", message, hashlib.sha256).hexdigest()
     assert get.headers["X-Signature"] == f"sha256={expected}"
 
 
-def test_query_parameters_are_sorted_into_the_signed_path() -> None:
-    connection = _config.ConnectionSpec(
-        "spritz", "Spritz", spritz.CONNECTION.settings, {"production": "https://h.example/base"}
-    )
+@pytest.mark.parametrize(("method", "url", "body", "signature"), GOLDEN)
+def test_request_signatures_match_the_sdk_golden_vectors(
+    monkeypatch: pytest.MonkeyPatch, method: str, url: str, body: bytes, signature: str
+) -> None:
+    _config.set_stack_config({"spritz:apiKey": "k-1234", "spritz:integratorKey": "int_abc123",
+                              "spritz:integratorSecret": GOLDEN_SECRET})
+    auth = SpritzAuth(spritz.CONNECTION.resolve())
+    monkeypatch.setattr(time, "time", lambda: GOLDEN_TS / 1000)
+    request = httpx.Request(method, url, content=body or None)
+    auth.apply(_http.ApiClient(spritz.CONNECTION.resolve(), spritz.SpritzDialect()), request)
+    assert request.headers["X-Timestamp"] == str(GOLDEN_TS)
+    assert request.headers["X-Signature"] == signature
+    assert request.headers["X-Integrator-Key"] == "int_abc123"
+
+
+def test_no_body_signs_the_empty_string_not_its_hash() -> None:
+    # The SDK's "GET /v1/users/me" vector, and what the hash of the empty body would have given.
+    assert spritz.request_signature(GOLDEN_SECRET, str(GOLDEN_TS), "get", "/v1/users/me", b"") == GOLDEN[0][3]
+    empty_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    wrong = hmac.new(GOLDEN_SECRET.encode(), f"{GOLDEN_TS}.GET./v1/users/me.{empty_sha256}".encode(),
+                     hashlib.sha256).hexdigest()
+    assert GOLDEN[0][3] != f"sha256={wrong}"
+
+
+@pytest.mark.parametrize(
+    ("url", "signed"),
+    [
+        # The pathname, base-URL prefix and all (the SDK signs new URL(url).pathname).
+        ("https://h.example/base/v1/integrator/webhooks", "/base/v1/integrator/webhooks"),
+        ("https://h.example/v1/x?b=2&a=1", "/v1/x?a=1&b=2"),
+        # Equal keys keep their order: the sort is by key only.
+        ("https://h.example/v1/x?b=2&a=1&a=0", "/v1/x?a=1&a=0&b=2"),
+        # From the SDK's tests: "+" is a space, written %20; an encoded "&" stays encoded.
+        ("https://h.example/v1/test?filter=a+b&query=hello%26world", "/v1/test?filter=a%20b&query=hello%26world"),
+        ("https://h.example/v1/test?key=", "/v1/test?key="),
+        ("https://h.example/v1/test?key", "/v1/test?key="),
+        # encodeURIComponent: !*'()~-_. stay; "/", ":", "=", "@", "," are escaped; UTF-8, upper-case hex.
+        ("https://h.example/v1/x?q=%21%2A%27%28%29~-_.", "/v1/x?q=!*'()~-_."),
+        ("https://h.example/v1/x?q=a/b:c=d@e,f", "/v1/x?q=a%2Fb%3Ac%3Dd%40e%2Cf"),
+        ("https://h.example/v1/x?q=%c3%a9%e2%82%ac", "/v1/x?q=%C3%A9%E2%82%AC"),
+        ("https://h.example/v1/x?%C3%A9=1&z=2&A=3", "/v1/x?A=3&z=2&%C3%A9=1"),
+    ],
+)
+def test_the_signed_path_is_the_pathname_with_a_canonical_query(url: str, signed: str) -> None:
+    assert spritz.signed_path(httpx.URL(url)) == signed
+
+
+def test_auth_is_signed_only_with_a_secret_and_never_renews() -> None:
     _config.set_stack_config({"spritz:apiKey": "k-1234", "spritz:integratorKey": "int_1",
                               "spritz:integratorSecret": "s-1234"})
-    auth = SpritzAuth(connection.resolve())
-    assert auth.signed_path(httpx.URL("https://h.example/base/v1/x?b=2&a=1&a=0")) == "/v1/x?a=0&a=1&b=2"
-    assert auth.signed_path(httpx.URL("https://h.example/base/v1/x?q=a b")) == "/v1/x?q=a+b"
-    assert auth.signed_path(httpx.URL("https://h.example/base/v1/integrator/webhooks")) == "/v1/integrator/webhooks"
+    auth = SpritzAuth(spritz.CONNECTION.resolve())
     assert auth.signed is True and auth.renew(httpx.Request("GET", "https://h.example/base/v1/x")) is False
 
 
@@ -385,23 +447,34 @@ def test_problem_details_map_to_api_errors(mock_api: Callable[..., list[httpx.Re
 
 def test_a_404_problem_names_the_resource(mock_api: Callable[..., list[httpx.Request]],
                                           hooks: IntegratorWebhookProvider) -> None:
-    mock_api(lambda r: problem(404, "Not Found", detail="no such webhook", resourceType="webhook",
-                               resourceId="wh_9"))
+    seen = mock_api(lambda r: httpx.Response(200, json=[]) if r.method == "GET" else
+                    problem(404, "Not Found", detail="no such webhook", resourceType="webhook", resourceId="wh_9"))
     with pytest.raises(NotFoundError) as raised:
         hooks.api_delete("wh_9", {})
     assert raised.value.message == "no such webhook (resource webhook, id wh_9)"
-    hooks.delete("wh_9", {"url": URL})  # already gone is success
+    hooks.delete("wh_9", {"url": URL})  # already gone (the list confirms it) is success
+    assert [r.method for r in seen] == ["DELETE", "DELETE", "GET"]
+
+
+def test_a_404_of_the_list_itself_means_the_wrong_base_url(
+    mock_api: Callable[..., list[httpx.Request]], hooks: IntegratorWebhookProvider
+) -> None:
+    mock_api(lambda r: problem(404, "Not Found", detail="no route", resourceType="endpoint"))
+    with pytest.raises(ConfigurationError, match="spritz:baseUrl"):
+        hooks.read("wh_9", {"url": URL, "base_url": "https://gateway.example.com/prefix/spritz"})
 
 
 def test_server_errors_are_transient_and_a_lost_create_looks_before_retrying(
     mock_api: Callable[..., list[httpx.Request]], hooks: IntegratorWebhookProvider
 ) -> None:
     made = {"id": "wh_lost", "url": URL, "events": [], "failureCount": 0, "disabled": False}
-    answers = iter([httpx.Response(502, text="bad gateway"), httpx.Response(200, json=[made])])
+    answers = iter([httpx.Response(200, json=[]), httpx.Response(502, text="bad gateway"),
+                    httpx.Response(200, json=[made])])
     seen = mock_api(lambda r: next(answers))
     created = hooks.create({"url": URL, "events": []})
     assert created.id == "wh_lost"
-    assert [r.method for r in seen] == ["POST", "GET"]
+    # The list before the first create, the create, then the list that finds what it made.
+    assert [r.method for r in seen] == ["GET", "POST", "GET"]
 
 
 def test_non_json_errors_keep_the_status(mock_api: Callable[..., list[httpx.Request]],
@@ -428,6 +501,120 @@ def test_unexpected_answers_are_errors(mock_api: Callable[..., list[httpx.Reques
         hooks.api_read("wh_1", {})
 
 
+def test_the_problem_code_field_and_resource_are_surfaced(mock_api: Callable[..., list[httpx.Request]],
+                                                         hooks: IntegratorWebhookProvider) -> None:
+    mock_api(lambda r: problem(400, "Bad Request", type="https://docs.spritz.finance/problems/validation",
+                               code="INVALID_WEBHOOK_URL", field="url", detail="must be a public https URL",
+                               retryable=False))
+    with pytest.raises(ApiError) as raised:
+        hooks.api_create(spritz.IntegratorWebhookArgs(url=URL))
+    error = raised.value
+    assert type(error) is ApiError and error.status == 400
+    assert error.code == "INVALID_WEBHOOK_URL"  # the stable code wins over the type
+    assert error.message == "must be a public https URL (field url)"
+    assert "INVALID_WEBHOOK_URL: must be a public https URL (field url)" in str(error)
+
+
+def test_not_retryable_wins_over_a_transient_status(mock_api: Callable[..., list[httpx.Request]],
+                                                    hooks: IntegratorWebhookProvider) -> None:
+    seen = mock_api(lambda r: problem(503, "Service Unavailable", code="ACCOUNT_SUSPENDED",
+                                      detail="integrator suspended", retryable=False))
+    with pytest.raises(ApiError) as raised:
+        hooks.api_read("wh_1", {})
+    assert type(raised.value) is ApiError and raised.value.code == "ACCOUNT_SUSPENDED"
+    assert len(seen) == 1
+
+
+def test_retryable_makes_any_status_worth_another_try(mock_api: Callable[..., list[httpx.Request]],
+                                                      hooks: IntegratorWebhookProvider) -> None:
+    live = {"id": "wh_1", "url": URL, "events": [], "failureCount": 0, "disabled": False}
+    answers = iter([problem(409, "Conflict", code="LOCKED", detail="account busy", retryable=True),
+                    httpx.Response(200, json=[live])])
+    seen = mock_api(lambda r: next(answers))
+    assert hooks.api_read("wh_1", {}) == {"url": URL, "events": [], "failure_count": 0, "disabled": False}
+    assert len(seen) == 2
+
+
+def test_a_retryable_conflict_on_create_is_maybe_committed(mock_api: Callable[..., list[httpx.Request]],
+                                                           hooks: IntegratorWebhookProvider) -> None:
+    mock_api(lambda r: problem(409, "Conflict", code="LOCKED", retryable=True))
+    with pytest.raises(TransientError) as raised:
+        hooks.api_create(spritz.IntegratorWebhookArgs(url=URL))
+    assert raised.value.maybe_committed is True and raised.value.code == "LOCKED"
+
+
+def test_retryable_that_is_not_a_boolean_leaves_the_status_to_decide(
+    mock_api: Callable[..., list[httpx.Request]], hooks: IntegratorWebhookProvider
+) -> None:
+    seen = mock_api(lambda r: problem(400, "Bad Request", detail="nope", retryable="yes"))
+    with pytest.raises(ApiError) as raised:
+        hooks.api_read("wh_1", {})
+    assert type(raised.value) is ApiError and len(seen) == 1
+
+
+SECRET_OK = {"secretConfigured": True}
+
+
+def test_the_secret_is_posted_first_and_put_after_a_405(mock_api: Callable[..., list[httpx.Request]],
+                                                        secret_provider: WebhookSecretProvider) -> None:
+    seen = mock_api(lambda r: problem(405, "Method Not Allowed") if r.method == "POST"
+                    else httpx.Response(200, json=SECRET_OK))
+    secret_provider.create({"secret": "signing-secret-1"})
+    assert [(r.method, r.url.path) for r in seen] == [("POST", "/prefix/spritz/v1/integrator/webhook-secret"),
+                                                      ("PUT", "/prefix/spritz/v1/integrator/webhook-secret")]
+    assert all(json.loads(r.content) == {"secret": "signing-secret-1"} for r in seen)
+
+
+def test_production_takes_post_in_one_call(mock_api: Callable[..., list[httpx.Request]],
+                                           secret_provider: WebhookSecretProvider) -> None:
+    seen = mock_api(lambda r: httpx.Response(200, json=SECRET_OK), base_url=None)
+    created = secret_provider.create({"secret": "signing-secret-1"})
+    assert [str(r.url) for r in seen] == ["https://platform.spritz.finance/v1/integrator/webhook-secret"]
+    assert seen[0].method == "POST"
+    assert outs(created)["base_url"] == "https://platform.spritz.finance"
+
+
+def test_the_sandbox_host_takes_put_first_and_post_after_a_404(mock_api: Callable[..., list[httpx.Request]],
+                                                               secret_provider: WebhookSecretProvider) -> None:
+    seen = mock_api(lambda r: problem(404, "Not Found", detail="no route") if r.method == "PUT"
+                    else httpx.Response(200, json=SECRET_OK), base_url=None, environment="sandbox")
+    secret_provider.create({"secret": "signing-secret-1"})
+    assert [(r.method, str(r.url)) for r in seen] == [
+        ("PUT", "https://sandbox.spritz.finance/v1/integrator/webhook-secret"),
+        ("POST", "https://sandbox.spritz.finance/v1/integrator/webhook-secret"),
+    ]
+
+
+def test_neither_verb_accepted_names_both(mock_api: Callable[..., list[httpx.Request]],
+                                          secret_provider: WebhookSecretProvider) -> None:
+    mock_api(lambda r: problem(405, "Method Not Allowed"))
+    with pytest.raises(ApiError) as raised:
+        secret_provider.create({"secret": "signing-secret-1"})
+    assert raised.value.status == 405
+    assert "neither POST nor PUT /v1/integrator/webhook-secret is accepted" in str(raised.value)
+
+
+def test_other_secret_errors_do_not_try_the_other_verb(mock_api: Callable[..., list[httpx.Request]],
+                                                       secret_provider: WebhookSecretProvider) -> None:
+    seen = mock_api(lambda r: problem(400, "Bad Request", field="secret", detail="too short"))
+    with pytest.raises(ApiError, match=r"too short \(field secret\)"):
+        secret_provider.create({"secret": "signing-secret-1"})
+    assert len(seen) == 1
+
+
+def test_an_unconfirmed_secret_is_an_error(mock_api: Callable[..., list[httpx.Request]],
+                                           secret_provider: WebhookSecretProvider) -> None:
+    mock_api(lambda r: httpx.Response(200, json={"secretConfigured": False}))
+    with pytest.raises(ApiError, match="secretConfigured is false"):
+        secret_provider.create({"secret": "signing-secret-1"})
+
+
+def test_secret_verbs_by_host() -> None:
+    assert spritz.secret_verbs("https://sandbox.spritz.finance") == ("PUT", "POST")
+    assert spritz.secret_verbs("https://platform.spritz.finance") == ("POST", "PUT")
+    assert spritz.secret_verbs("http://127.0.0.1:8787/spritz") == ("POST", "PUT")
+
+
 # -- lifecycle against the in-process sandbox -------------------------------------------------
 
 
@@ -439,7 +626,7 @@ def test_create_read_update_delete(sandbox: Sandbox, hooks: IntegratorWebhookPro
     created = hooks.create({"url": URL, "events": ["payment.completed"], PROVIDER_KEY: "p"})
     assert created.id.startswith("wh_")
     assert outs(created) == {"url": URL, "events": ["payment.completed"], "webhook_id": created.id,
-                            "failure_count": 0, "disabled": False}
+                            "failure_count": 0, "disabled": False, "base_url": BASE_URL}
     read = hooks.read(created.id, {**outs(created), PROVIDER_KEY: "p"})
     assert read.id == created.id and outs(read) == outs(created)
     assert read.inputs == {"url": URL, "events": ["payment.completed"]}
@@ -453,12 +640,14 @@ def test_create_read_update_delete(sandbox: Sandbox, hooks: IntegratorWebhookPro
     assert hooks.read(created.id, outs(updated)).id == ""
     hooks.delete(created.id, outs(updated))  # already gone: success
     assert spritz_calls(sandbox) == [
+        ("GET", "/v1/integrator/webhooks"),
         ("POST", "/v1/integrator/webhooks"),
         ("GET", "/v1/integrator/webhooks"),
         ("PATCH", f"/v1/integrator/webhooks/{created.id}"),
         ("DELETE", f"/v1/integrator/webhooks/{created.id}"),
         ("GET", "/v1/integrator/webhooks"),
         ("DELETE", f"/v1/integrator/webhooks/{created.id}"),
+        ("GET", "/v1/integrator/webhooks"),  # the 404 of a delete is confirmed by a read
     ]
 
 
@@ -493,12 +682,14 @@ def test_update_of_a_webhook_deleted_elsewhere_says_refresh(sandbox: Sandbox,
 
 def test_adoption_creates_nothing_and_converges(sandbox: Sandbox, hooks: IntegratorWebhookProvider) -> None:
     existing = hooks.create({"url": URL, "events": ["payment.created"]})
+    _lifecycle.reset_claims()  # a later operation adopts what an earlier one made
     mark = len(sandbox.journal)
     adopted = hooks.create({"url": URL, "events": ["payment.created"], "webhook_id": existing.id})
     assert adopted.id == existing.id
     assert [m for m, _ in spritz_calls(sandbox)[mark:]] == ["GET", "GET"]
     assert outs(adopted)["webhook_id"] == existing.id
 
+    _lifecycle.reset_claims()
     converged = hooks.create({"url": URL, "events": ["onramp.completed"], "webhook_id": existing.id})
     assert outs(converged)["events"] == ["onramp.completed"]
     assert sandbox.apps["spritz"].webhooks()[0]["events"] == ["onramp.completed"]
@@ -510,12 +701,14 @@ def test_adoption_refuses_a_different_url_a_missing_id_and_a_disabled_webhook(
     sandbox: Sandbox, hooks: IntegratorWebhookProvider
 ) -> None:
     existing = hooks.create({"url": URL, "events": []})
+    _lifecycle.reset_claims()
     with pytest.raises(InputError) as raised:
         hooks.create({"url": "https://elsewhere.example.com", "events": [], "webhook_id": existing.id})
     assert raised.value.field == "url" and "cannot change the URL" in raised.value.rule
     with pytest.raises(NotFoundError, match="wh_missing"):
         hooks.create({"url": URL, "events": [], "webhook_id": "wh_missing"})
     sandbox.apps["spritz"].edit(existing.id, {"disabled": True, "failureCount": 5})
+    _lifecycle.reset_claims()
     with pytest.raises(WebhookError, match="is disabled"):
         hooks.create({"url": URL, "events": [], "webhook_id": existing.id})
     assert len(sandbox.apps["spritz"].webhooks()) == 1
@@ -559,17 +752,17 @@ def test_webhook_secret_lifecycle(sandbox: Sandbox, secret_provider: WebhookSecr
     app = sandbox.apps["spritz"]
     created = secret_provider.create({"secret": "spritz-signing-01", PROVIDER_KEY: "p"})
     assert created.id == "webhook-secret"
-    assert outs(created) == {"secret": "spritz-signing-01"}
+    assert outs(created) == {"secret": "spritz-signing-01", "base_url": BASE_URL}
     hook = hooks.create({"url": URL, "events": ["payment.completed"]})
     delivery = app.delivery(hook.id, None)
     verify.spritz(delivery.headers, delivery.body, secret="spritz-signing-01")
 
     read = secret_provider.read(created.id, {**outs(created), PROVIDER_KEY: "p"})
-    assert read.id == created.id and outs(read) == {"secret": "spritz-signing-01"}
+    assert read.id == created.id and outs(read) == {"secret": "spritz-signing-01", "base_url": BASE_URL}
     assert read.inputs == {"secret": "spritz-signing-01"}
 
     updated = secret_provider.update(created.id, outs(created), {"secret": "spritz-signing-02"})
-    assert outs(updated) == {"secret": "spritz-signing-02"}
+    assert outs(updated) == {"secret": "spritz-signing-02", "base_url": BASE_URL}
     delivery = app.delivery(hook.id, None)
     verify.spritz(delivery.headers, delivery.body, secret="spritz-signing-02")
     with pytest.raises(verify.SignatureError):
@@ -580,16 +773,20 @@ def test_webhook_secret_lifecycle(sandbox: Sandbox, secret_provider: WebhookSecr
     secret_provider.delete(created.id, outs(updated))  # idempotent
     assert len(sandbox.journal) == mark, "destroy of the secret calls nothing"
     assert app.data["secret"] == "spritz-signing-02"  # left configured at Spritz
-    assert [p for m, p in spritz_calls(sandbox) if "secret" in p] == ["/v1/integrator/webhook-secret"] * 2
+    # The sandbox takes PUT only (its default): POST, the newer spec's verb tried first at a host that is
+    # not the documented sandbox, is refused with 405 and PUT follows, on create and on update.
+    secret_calls = [(m, p) for m, p in spritz_calls(sandbox) if "secret" in p]
+    assert secret_calls == [("POST", "/v1/integrator/webhook-secret"), ("PUT", "/v1/integrator/webhook-secret")] * 2
 
 
 def test_setting_the_secret_is_retried_after_a_lost_answer(sandbox: Sandbox,
                                                            secret_provider: WebhookSecretProvider) -> None:
-    sandbox.faults.append(Fault(provider="spritz", path="webhook-secret", status=503, after_commit=True, count=1))
+    sandbox.faults.append(Fault(provider="spritz", method="PUT", path="webhook-secret", status=503,
+                                after_commit=True, count=1))
     created = secret_provider.create({"secret": "retry-secret-01"})
     assert created.id == "webhook-secret"
-    statuses = [e["status"] for e in sandbox.journal if "webhook-secret" in e["path"]]
-    assert statuses == [503, 200]
+    calls = [(e["method"], e["status"]) for e in sandbox.journal if "webhook-secret" in e["path"]]
+    assert calls == [("POST", 405), ("PUT", 503), ("PUT", 200)]
 
 
 def test_wrong_credentials_against_the_sandbox(sandbox: Sandbox, hooks: IntegratorWebhookProvider,
@@ -615,3 +812,49 @@ def test_transient_list_failures_are_retried(sandbox: Sandbox, hooks: Integrator
     sandbox.faults.append(Fault(provider="spritz", method="GET", status=502))
     with pytest.raises(TransientError):
         hooks.read(created.id, outs(created))
+
+
+def test_the_secret_with_the_sandbox_taking_post(sandbox: Sandbox, secret_provider: WebhookSecretProvider) -> None:
+    app = sandbox.apps["spritz"]
+    assert isinstance(app, SpritzApp)
+    app.use_secret_verb("POST")
+    secret_provider.create({"secret": "spritz-signing-03"})
+    assert app.data["secret"] == "spritz-signing-03"
+    assert [(m, p) for m, p in spritz_calls(sandbox)] == [("POST", "/v1/integrator/webhook-secret")]
+
+
+def test_both_providers_record_where_they_live() -> None:
+    assert IntegratorWebhookProvider.connection_spec is spritz.CONNECTION
+    assert WebhookSecretProvider.connection_spec is spritz.CONNECTION
+
+
+def test_api_list_and_api_matches(sandbox: Sandbox, hooks: IntegratorWebhookProvider) -> None:
+    first = hooks.create({"url": URL, "events": ["payment.completed", "account.created"]}).id
+    other_events = hooks.create({"url": URL, "events": ["*"]}).id
+    other_url = hooks.create({"url": f"{URL}/2", "events": ["account.created", "payment.completed"]}).id
+    disabled = hooks.create({"url": URL, "events": ["account.created", "payment.completed"]}).id
+    second = hooks.create({"url": URL, "events": ["payment.completed", "account.created"]}).id
+    sandbox.apps["spritz"].edit(disabled, {"disabled": True})
+    assert hooks.api_list() == [first, other_events, other_url, disabled, second]
+    args = spritz.IntegratorWebhookArgs(url=URL, events=["payment.completed", "account.created"])
+    matches = hooks.api_matches(args)
+    assert [id_ for id_, _ in matches] == [first, second]  # oldest first, the disabled one left out
+    assert matches[0][1] == {"url": URL, "events": ["account.created", "payment.completed"],
+                             "failure_count": 0, "disabled": False}
+
+
+def test_read_update_and_delete_go_to_the_recorded_base_url(sandbox: Sandbox,
+                                                            hooks: IntegratorWebhookProvider) -> None:
+    created = hooks.create({"url": URL, "events": []})
+    state = outs(created)
+    assert state["base_url"] == BASE_URL
+    _config.set_stack_config({**sandbox.stack_config(), "spritz:baseUrl": "http://sandbox.invalid/moved"})
+    assert hooks.read(created.id, state).id == created.id
+    hooks.update(created.id, state, {"url": URL, "events": ["*"]})
+    assert sandbox.apps["spritz"].webhooks()[0]["events"] == ["*"]
+    hooks.delete(created.id, state)
+    assert sandbox.apps["spritz"].webhooks() == []
+    assert all(e["path"].startswith("/spritz/") for e in sandbox.journal)
+    # Configured elsewhere now: the webhook is made again there, never moved silently.
+    diff = hooks.diff(created.id, state, {"url": URL, "events": []})
+    assert diff.replaces == ["base_url"]

@@ -16,7 +16,7 @@ import httpx
 import pulumi
 import pytest
 
-from pulumi_webhooks import _config, _http, discover, velafi, verify
+from pulumi_webhooks import _config, _http, _lifecycle, discover, velafi, verify
 from pulumi_webhooks._errors import (
     ApiError,
     AuthenticationError,
@@ -544,6 +544,7 @@ def test_the_documented_status_1_reads_as_active(sandbox: Sandbox) -> None:
 
 def test_adopt_by_webhook_id_creates_nothing(sandbox: Sandbox) -> None:
     id_, _ = create()
+    _lifecycle.reset_claims()  # a later operation adopts what an earlier one made
     mark = len(sandbox.journal)
     adopted = PROVIDER.create(PROVIDER.check({}, valid(webhook_id=id_)).inputs)
     assert adopted.id == id_
@@ -553,6 +554,7 @@ def test_adopt_by_webhook_id_creates_nothing(sandbox: Sandbox) -> None:
 
 def test_adopt_brings_url_and_status_to_the_declaration(sandbox: Sandbox) -> None:
     id_, _ = create()
+    _lifecycle.reset_claims()  # a later operation adopts what an earlier one made
     mark = len(sandbox.journal)
     adopted = PROVIDER.create(PROVIDER.check({}, valid(webhook_id=id_, url="https://new.example.com",
                                                        enabled=False)).inputs)
@@ -564,6 +566,7 @@ def test_adopt_brings_url_and_status_to_the_declaration(sandbox: Sandbox) -> Non
 
 def test_adopt_with_another_event_type_is_refused(sandbox: Sandbox) -> None:
     id_, _ = create()
+    _lifecycle.reset_claims()  # a later operation adopts what an earlier one made
     with pytest.raises(InputError) as raised:
         PROVIDER.create(PROVIDER.check({}, valid(webhook_id=id_, event_type="FUNDING_WEBHOOK")).inputs)
     assert raised.value.field == "event_type"
@@ -706,3 +709,12 @@ def test_the_resource_builds_and_pickles_its_provider_under_mocks() -> None:
     provider, serialized = pickled_provider(args)
     assert type(provider) is velafi.VelaFiWebhookProvider and vars(provider) == {}
     assert len(serialized) < 1000  # by reference, not by value
+
+
+def test_a_repeated_submit_backs_off_a_whole_second() -> None:
+    dialect = velafi.VelaFiDialect()
+    refused = httpx.Response(200, json={"code": -1174, "msg": "REPEATED_SUBMIT_REQUEST"})
+    assert dialect.retry_after(refused) == 1.0
+    later = httpx.Response(200, headers={"Retry-After": "3"}, json={"code": "-1174"})
+    assert dialect.retry_after(later) == 3.0
+    assert dialect.retry_after(httpx.Response(503, json={"code": 1})) is None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 from datetime import UTC, datetime
 
 import pytest
@@ -10,9 +12,19 @@ import pytest
 from pulumi_webhooks import verify
 from pulumi_webhooks.verify import SignatureError
 
-# printf '%s' BODY | openssl dgst -sha256 -hmac whsec_1234567890abcdef
+# printf '%s' BODY | openssl dgst -sha256 -hmac whsec_1234567890abcdef  (a compact body without the
+# `signature` copy is its own JSON.stringify, so the raw-body digest is the signed one)
 KOTANI_BODY = b'{"event":"payment.confirmed","data":{"id":"tx_1"}}'
 KOTANI_SIG = "c7c92c7f63fe6a2521ddfd69e4d07b0c060a344fe32ffe91daf985ee8d2b639f"
+KOTANI_SECRET = "whsec_1234567890abcdef"
+
+# What Kotani's Node code signs: JSON.stringify({event, data}), written out by hand. Non-ASCII is raw
+# UTF-8, `"` and control characters are escaped, "/" and U+2028 are not, numbers keep their lexemes.
+KOTANI_SIGNED = (
+    '{"event":"transaction.deposit.status.updated","data":{"id":"tx_\u00e9?","name":"Zoë \\"Z\\" Ñandú",'
+    '"amount":1.50,"big":1e21,"tiny":1E-7,"neg":-0,"path":"a/b","sep":"\u2028","ctl":"\\n\\t\\u0001",'
+    '"ok":true,"none":null,"list":[1,"二",{"z":1,"a":2}]}}'
+)
 
 # printf '%s' BODY | openssl dgst -sha256 -hmac spritz-secret-01
 SPRITZ_BODY = b'{"type":"payment.completed","data":{"id":"pay_1"}}'
@@ -32,16 +44,70 @@ SAFEPAY_BODY = b'{"event":"payment.created"}'
 SAFEPAY_SIG = "8b3a6339e845755d9fc11a92130e316b00245a5b35e21bf4f5bb3c59b58c13b1"
 
 
+def _kotani_sig(signed: str, secret: str = KOTANI_SECRET) -> str:
+    return hmac.new(secret.encode(), signed.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def test_kotanipay() -> None:
-    verify.kotanipay({"x-kotani-signature": f"sha256={KOTANI_SIG}"}, KOTANI_BODY, secret="whsec_1234567890abcdef")
+    verify.kotanipay({"x-kotani-signature": f"sha256={KOTANI_SIG}"}, KOTANI_BODY, secret=KOTANI_SECRET)
     with pytest.raises(SignatureError, match="does not match"):
         verify.kotanipay(
-            {"X-Kotani-Signature": f"sha256={KOTANI_SIG}"}, KOTANI_BODY + b" ", secret="whsec_1234567890abcdef"
+            {"X-Kotani-Signature": f"sha256={KOTANI_SIG}"}, KOTANI_BODY.replace(b"tx_1", b"tx_2"), secret=KOTANI_SECRET
         )
+    with pytest.raises(SignatureError, match="does not match"):
+        verify.kotanipay({"X-Kotani-Signature": f"sha256={KOTANI_SIG}"}, KOTANI_BODY, secret="another-secret")
     with pytest.raises(SignatureError, match="missing X-Kotani-Signature"):
         verify.kotanipay({}, KOTANI_BODY, secret="s")
     with pytest.raises(SignatureError, match="must start with 'sha256='"):
         verify.kotanipay({"X-Kotani-Signature": KOTANI_SIG}, KOTANI_BODY, secret="s")
+
+
+def test_kotanipay_signs_the_payload_without_its_signature_field() -> None:
+    sig = _kotani_sig(KOTANI_SIGNED)
+    # As delivered: the signed object with the convenience copy of the signature appended.
+    delivered = (KOTANI_SIGNED[:-1] + f',"signature":"sha256={sig}"}}').encode("utf-8")
+    verify.kotanipay({"X-Kotani-Signature": f"sha256={sig}"}, delivered, secret=KOTANI_SECRET)
+    verify.kotanipay({"X-Kotani-Signature": f"SHA256={sig.upper()}"}, delivered, secret=KOTANI_SECRET)
+    # The body copy is not signed by anything: a wrong one changes nothing, the header decides.
+    relabelled = (KOTANI_SIGNED[:-1] + ',"signature":"forged"}').encode("utf-8")
+    verify.kotanipay({"X-Kotani-Signature": f"sha256={sig}"}, relabelled, secret=KOTANI_SECRET)
+    for tampered in (
+        delivered.replace(b"1.50", b"1.5"),  # same number, different lexeme: not what was signed
+        delivered.replace("Zoë".encode(), b"Zoe"),
+        delivered.replace(b'"ok":true', b'"ok":false'),
+    ):
+        with pytest.raises(SignatureError, match="X-Kotani-Signature does not match"):
+            verify.kotanipay({"X-Kotani-Signature": f"sha256={sig}"}, tampered, secret=KOTANI_SECRET)
+
+
+def test_kotanipay_reserialises_like_json_stringify() -> None:
+    signed = '{"event":"kyc.status.changed","data":{"name":"Zoë","q":"\\"","sep":"\u2028","s":"a/b"}}'
+    sig = _kotani_sig(signed)
+    # Same payload, written differently: whitespace, \u escapes for non-ASCII and "/", signature first.
+    delivered = (
+        b'{\n  "signature" : "sha256=' + sig.encode() + b'",\n  "event": "kyc.status.changed",\n'
+        b'  "data": {"name": "Zo\\u00eb", "q": "\\u0022", "sep": "\\u2028", "s": "a\\/b"}\n}\n'
+    )
+    verify.kotanipay({"X-Kotani-Signature": f"sha256={sig}"}, delivered, secret=KOTANI_SECRET)
+    # An unpaired surrogate is escaped back (lower-case hex); a paired one becomes the raw character.
+    signed = '{"event":"system.event","data":{"lone":"\\ud800","pair":"\U0001f600","ctl":"\\u001f\\b\\f\\r"}}'
+    sig = _kotani_sig(signed)
+    delivered = b'{"event":"system.event","data":{"lone":"\\uD800","pair":"\\ud83d\\ude00","ctl":"\\u001F\\b\\f\\r"}}'
+    verify.kotanipay({"X-Kotani-Signature": f"sha256={sig}"}, delivered, secret=KOTANI_SECRET)
+    # JSON.parse then JSON.stringify lists array-index keys first, ascending.
+    signed = '{"event":"system.event","data":{"1":"a","10":"b","x":"c","01":"d"}}'
+    sig = _kotani_sig(signed)
+    delivered = b'{"event":"system.event","data":{"x":"c","10":"b","01":"d","1":"a"}}'
+    verify.kotanipay({"X-Kotani-Signature": f"sha256={sig}"}, delivered, secret=KOTANI_SECRET)
+
+
+def test_kotanipay_rejects_what_cannot_be_reserialised() -> None:
+    header = {"X-Kotani-Signature": f"sha256={KOTANI_SIG}"}
+    with pytest.raises(SignatureError, match="raw request bytes"):
+        verify.kotanipay(header, KOTANI_BODY.decode(), secret=KOTANI_SECRET)  # type: ignore[arg-type]
+    for body in (b"not json", b'{"event":"x","data":NaN}', b'["event"]', b'{"event":"\xff"}'):
+        with pytest.raises(SignatureError, match="Kotani Pay: body"):
+            verify.kotanipay(header, body, secret=KOTANI_SECRET)
 
 
 def test_spritz() -> None:
@@ -50,6 +116,17 @@ def test_spritz() -> None:
         verify.spritz({"Signature": SPRITZ_SIG}, SPRITZ_BODY, secret="another-secret")
     with pytest.raises(SignatureError, match="not a hex digest"):
         verify.spritz({"Signature": "zz"}, SPRITZ_BODY, secret="spritz-secret-01")
+    with pytest.raises(SignatureError, match=r"missing Signature header .*once a webhook secret is set"):
+        verify.spritz({}, SPRITZ_BODY, secret="spritz-secret-01")
+    with pytest.raises(SignatureError, match="does not match"):
+        verify.spritz({"Signature": SPRITZ_SIG}, SPRITZ_BODY + b" ", secret="spritz-secret-01")
+
+
+def test_spritz_refuses_an_empty_secret() -> None:
+    # HMAC with the empty key is something anyone can compute: an unset secret must not verify.
+    forged = hmac.new(b"", SPRITZ_BODY, hashlib.sha256).hexdigest()
+    with pytest.raises(ValueError, match="Spritz: secret must be the webhook secret"):
+        verify.spritz({"Signature": forged}, SPRITZ_BODY, secret="")
 
 
 def test_phonepe() -> None:
@@ -95,6 +172,61 @@ def test_safepay_signature_and_replay_window(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(SignatureError, match="not base64"):
         monkeypatch.setattr(verify.time, "time", lambda: sent)
         verify.safepay(headers, SAFEPAY_BODY, secret="***not base64***")
+
+
+def _openssl_safepay_sig(stamp: str, body: bytes, secret: str = SAFEPAY_SECRET) -> str:
+    # openssl dgst -sha256 -mac HMAC -macopt hexkey:<hex of base64decode(secret)>, over stamp + "." + body
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    key = base64.b64decode(secret).hex()
+    done = subprocess.run(
+        ["openssl", "dgst", "-sha256", "-mac", "HMAC", "-macopt", f"hexkey:{key}"],
+        input=stamp.encode() + b"." + body, capture_output=True, check=True,
+    )
+    return done.stdout.decode().rsplit("= ", 1)[1].strip()
+
+
+@pytest.mark.parametrize("tolerance", [0, None])
+def test_safepay_tolerance_zero_or_none_skips_the_age_check(
+    monkeypatch: pytest.MonkeyPatch, tolerance: float | None
+) -> None:
+    stamp = "2019-03-04T05:06:07.123456Z"  # years old: only a skipped age check lets it pass
+    body = b'{"webhook_event_type":"refund.completed","amount":"250000"}'
+    headers = {"X-SFPY-SIGNATURE": f"sha256={_openssl_safepay_sig(stamp, body)}", "X-SFPY-TIMESTAMP": stamp}
+    with pytest.raises(SignatureError, match="replay window"):
+        verify.safepay(headers, body, secret=SAFEPAY_SECRET)
+    verify.safepay(headers, body, secret=SAFEPAY_SECRET, tolerance=tolerance)
+    # The literal vector too, a year after it was sent.
+    sent = datetime(2025, 12, 2, 12, 48, 35, tzinfo=UTC).timestamp()
+    monkeypatch.setattr(verify.time, "time", lambda: sent + 365 * 86400)
+    literal = {"X-SFPY-SIGNATURE": f"sha256={SAFEPAY_SIG}", "X-SFPY-TIMESTAMP": SAFEPAY_STAMP}
+    verify.safepay(literal, SAFEPAY_BODY, secret=SAFEPAY_SECRET, tolerance=tolerance)
+    # The timestamp is still signed: another one, or another body, does not match.
+    with pytest.raises(SignatureError, match="does not match"):
+        verify.safepay({**headers, "X-SFPY-TIMESTAMP": "2019-03-04T05:06:08.123456Z"}, body,
+                       secret=SAFEPAY_SECRET, tolerance=tolerance)
+    with pytest.raises(SignatureError, match="does not match"):
+        verify.safepay(headers, body + b" ", secret=SAFEPAY_SECRET, tolerance=tolerance)
+    with pytest.raises(SignatureError, match="missing X-SFPY-TIMESTAMP"):
+        verify.safepay({"X-SFPY-SIGNATURE": headers["X-SFPY-SIGNATURE"]}, body, secret=SAFEPAY_SECRET,
+                       tolerance=tolerance)
+
+
+@pytest.mark.parametrize("tolerance", [-1, -0.5, float("nan"), "300", True])
+def test_safepay_rejects_a_tolerance_that_is_not_seconds(tolerance: object) -> None:
+    headers = {"X-SFPY-SIGNATURE": f"sha256={SAFEPAY_SIG}", "X-SFPY-TIMESTAMP": SAFEPAY_STAMP}
+    with pytest.raises(ValueError, match="tolerance must be a number of seconds >= 0"):
+        verify.safepay(headers, SAFEPAY_BODY, secret=SAFEPAY_SECRET, tolerance=tolerance)  # type: ignore[arg-type]
+
+
+def test_safepay_refuses_a_decoded_body() -> None:
+    headers = {"X-SFPY-SIGNATURE": f"sha256={SAFEPAY_SIG}", "X-SFPY-TIMESTAMP": SAFEPAY_STAMP}
+    with pytest.raises(SignatureError, match="raw request bytes"):
+        verify.safepay(headers, SAFEPAY_BODY.decode(), secret=SAFEPAY_SECRET, tolerance=0)  # type: ignore[arg-type]
+    verify.safepay(headers, bytearray(SAFEPAY_BODY), secret=SAFEPAY_SECRET, tolerance=0)  # type: ignore[arg-type]
 
 
 # A fixed key pair and signature made once with openssl (VelaFi: header `signature` = hex RSA-SHA256):
