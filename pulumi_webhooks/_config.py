@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._errors import ConfigurationError
 
@@ -52,6 +55,42 @@ def located_at(base_url: str | None) -> Iterator[None]:
         _location.reset(token)
 
 
+# The account of the resource being operated on (None: the namespace's top-level settings).
+_account: contextvars.ContextVar[str | None] = contextvars.ContextVar("pulumi_webhooks_account", default=None)
+
+#: An account name: it goes into config paths and environment variable names.
+ACCOUNT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+
+def check_account_name(name: str) -> str:
+    if not ACCOUNT_NAME.fullmatch(name):
+        raise ValueError(
+            f"must be 1-64 letters, digits, '-' or '_', starting with a letter, got {name!r}"
+        )
+    return name
+
+
+@contextlib.contextmanager
+def for_account(name: str | None) -> Iterator[None]:
+    """Within the block, :meth:`ConnectionSpec.resolve` reads the settings of account ``name``."""
+    token = _account.set(name or None)
+    try:
+        yield
+    finally:
+        _account.reset(token)
+
+
+def current_account() -> str | None:
+    return _account.get()
+
+
+def account_env(env: str, namespace: str, account: str) -> str:
+    """``PHONEPE_CLIENT_SECRET`` of account ``brand-b`` is ``PHONEPE_BRAND_B_CLIENT_SECRET``."""
+    prefix = f"{namespace.upper()}_"
+    suffix = env[len(prefix):] if env.startswith(prefix) else env
+    return f"{prefix}{re.sub(r'[^A-Z0-9]', '_', account.upper())}_{suffix}"
+
+
 @dataclass(frozen=True)
 class Setting:
     """One connection setting: its config key (``ns:key``) and environment variable.
@@ -65,6 +104,8 @@ class Setting:
     env: str
     secret: bool = False
     credential: bool = False
+    #: Needed for every call: its absence fails ``pulumi preview``.
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,51 +123,114 @@ class ConnectionSpec:
                 return s
         raise KeyError(key)
 
-    @property
-    def credentials(self) -> tuple[str, ...]:
-        """The config keys (``ns:key``) to check when the provider refuses the credentials."""
-        return tuple(f"{self.namespace}:{s.key}" for s in self.settings if s.secret or s.credential)
+    def key_of(self, key: str, account: str | None = None) -> str:
+        """The config key a user sets: ``ns:key``, or ``ns:accounts.<name>.key``."""
+        return f"{self.namespace}:accounts.{account}.{key}" if account else f"{self.namespace}:{key}"
 
-    def describe(self, key: str) -> str:
-        """How a user sets ``key``: both the config key and the environment variable."""
+    def env_of(self, key: str, account: str | None = None) -> str:
+        env = self.setting(key).env
+        return account_env(env, self.namespace, account) if account else env
+
+    def set_with(self, key: str, account: str | None = None) -> str:
+        """How to set ``key``: the config command and the environment variable."""
         s = self.setting(key)
-        flag = "--secret " if s.secret else ""
-        return f"`pulumi config set {flag}{self.namespace}:{s.key}` or {s.env}"
+        if account:
+            flag = "--path --secret " if s.secret else "--path "
+            command = f"pulumi config set {flag}'{self.key_of(key, account)}' …"
+        else:
+            command = f"pulumi config set {'--secret ' if s.secret else ''}{self.key_of(key)}"
+        return f"`{command}` or {self.env_of(key, account)}"
+
+    def _account_values(self, account: str) -> Mapping[str, Any]:
+        raw = stack_config_value(f"{self.namespace}:accounts")
+        if raw is None or raw == "":
+            return {}
+        try:
+            accounts = json.loads(raw)
+        except ValueError:
+            accounts = None
+        if not isinstance(accounts, dict):
+            raise ConfigurationError(
+                f"{self.title}: {self.namespace}:accounts must be a map of account names to settings "
+                f"(set it with `pulumi config set --path '{self.namespace}:accounts.<name>.<key>' …`)"
+            )
+        values = accounts.get(account)
+        if values is None:
+            return {}
+        if not isinstance(values, dict):
+            raise ConfigurationError(f"{self.title}: {self.namespace}:accounts.{account} must be a map of settings")
+        unknown = sorted(set(values) - {s.key for s in self.settings})
+        if unknown:
+            raise ConfigurationError(
+                f"{self.title}: {self.namespace}:accounts.{account}.{unknown[0]} is not a setting; "
+                f"the settings are {', '.join(s.key for s in self.settings)}"
+            )
+        return values
 
     def resolve(self) -> Connection:
-        """The settings as configured now; inside :func:`located_at`, at the recorded base URL."""
+        """The settings as configured now, of the current account (see :func:`for_account`);
+        inside :func:`located_at`, at the recorded base URL."""
+        account = _account.get()
+        from_account = self._account_values(account) if account else {}
         values: dict[str, str] = {}
         origins: dict[str, str] = {}
         for s in self.settings:
-            value = stack_config_value(f"{self.namespace}:{s.key}")
-            origin = f"{self.namespace}:{s.key}"
-            if value is None or value == "":
-                value = os.environ.get(s.env) or None
-                origin = s.env
+            config_key = self.key_of(s.key, account)
+            env = self.env_of(s.key, account)
+            raw = from_account.get(s.key) if account else stack_config_value(config_key)
+            value = None if raw is None or raw == "" else str(raw)
+            origin = config_key
+            if value is None:
+                value = os.environ.get(env) or None
+                origin = env
             if value is not None:
                 values[s.key] = value
                 origins[s.key] = origin
+        if account and not values:
+            first = next(s.key for s in self.settings if s.secret)
+            raise ConfigurationError(
+                f"{self.title}: unknown account {account!r}: nothing is set under "
+                f"{self.namespace}:accounts.{account} or {self.env_of(first, account)}; set its settings with "
+                f"{self.set_with(first, account)}"
+            )
         environment = values.get("environment", "production")
         if environment not in ENVIRONMENTS:
             raise ConfigurationError(
-                f"{self.title}: {self.namespace}:environment must be one of "
+                f"{self.title}: {origins.get('environment', self.key_of('environment', account))} must be one of "
                 f"{', '.join(ENVIRONMENTS)}, not {environment!r}"
             )
         if values.get("baseUrl"):
             base_url, origin = values["baseUrl"].rstrip("/"), origins["baseUrl"]
+            parts = urlsplit(base_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in base_url):
+                raise ConfigurationError(
+                    f"{self.title}: {origin} must be an absolute http(s) URL, not {base_url!r} "
+                    f"(set with {self.set_with('baseUrl', account)})"
+                )
         else:
             base_url = self.base_urls[environment].rstrip("/")
             origin = f"the documented {environment} host"
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(
-                f"{self.title}: {self.namespace}:baseUrl must be an http(s) URL, not {base_url!r}"
-            )
         recorded = _location.get()
         if recorded is not None and recorded != base_url:
             base_url, origin = recorded, "the state (where the webhook was made)"
         return Connection(
-            spec=self, environment=environment, base_url=base_url, values=values, base_url_origin=origin
+            spec=self, environment=environment, base_url=base_url, values=values, base_url_origin=origin,
+            account=account,
         )
+
+    def missing(self) -> list[str]:
+        """For ``pulumi preview``: what keeps the current account's settings from working, each
+        naming the config key and environment variable to set. Calls nothing; shows no value."""
+        try:
+            connection = self.resolve()
+        except ConfigurationError as exc:
+            return [str(exc)]
+        return [
+            f"{self.title}: missing setting {self.key_of(s.key, connection.account)}; "
+            f"set it with {self.set_with(s.key, connection.account)}"
+            for s in self.settings
+            if s.required and not connection.get(s.key)
+        ]
 
 
 @dataclass(frozen=True)
@@ -139,12 +243,19 @@ class Connection:
     values: Mapping[str, str] = field(repr=False)
     #: What chose ``base_url``: a config key, an environment variable, the documented host or the state.
     base_url_origin: str = ""
+    #: The account these settings belong to (None: the namespace's top level).
+    account: str | None = None
 
     def where(self) -> str:
         """The base URL and what chose it, with the settings that change it, for error messages."""
-        base = self.spec.setting("baseUrl")
         origin = f"from {self.base_url_origin}; " if self.base_url_origin else ""
-        return f"{self.base_url} ({origin}set with {self.spec.namespace}:{base.key} or {base.env})"
+        return (f"{self.base_url} ({origin}set with {self.spec.key_of('baseUrl', self.account)} "
+                f"or {self.spec.env_of('baseUrl', self.account)})")
+
+    @property
+    def credentials(self) -> tuple[str, ...]:
+        """The config keys to check when the provider refuses the credentials."""
+        return tuple(self.spec.key_of(s.key, self.account) for s in self.spec.settings if s.secret or s.credential)
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)
@@ -153,8 +264,8 @@ class Connection:
         value = self.values.get(key)
         if not value:
             raise ConfigurationError(
-                f"{self.spec.title}: missing setting {self.spec.namespace}:{key}; "
-                f"set it with {self.spec.describe(key)}"
+                f"{self.spec.title}: missing setting {self.spec.key_of(key, self.account)}; "
+                f"set it with {self.spec.set_with(key, self.account)}"
             )
         return value
 
@@ -167,4 +278,4 @@ class Connection:
 
     @property
     def cache_key(self) -> tuple[Any, ...]:
-        return (self.spec.namespace, self.base_url, tuple(sorted(self.values.items())))
+        return (self.spec.namespace, self.account, self.base_url, tuple(sorted(self.values.items())))

@@ -457,7 +457,7 @@ class ApiClient:
         if where:
             message = f"{message} — {where}" if message else where
         if hint:
-            keys = ", ".join(self.connection.spec.credentials)
+            keys = ", ".join(self.connection.credentials)
             message = f"{message or 'credentials rejected'} (check the credentials {keys})"
         return cls(
             self.dialect.provider, operation, status=failure.status, code=failure.code, message=message

@@ -63,7 +63,7 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pydantic import BaseModel, ValidationError
 
-from ._config import ConnectionSpec, located_at, set_stack_config
+from ._config import ConnectionSpec, check_account_name, current_account, for_account, located_at, set_stack_config
 from ._errors import ConfigurationError, InputError, NotFoundError, TransientError, WebhookError
 from ._fields import public_targets_only
 from ._http import STILL_WORKING, RetryPolicy
@@ -143,6 +143,15 @@ def validate_fields(
     return result, failures
 
 
+#: The argument that selects the provider account (its settings under ``<ns>:accounts.<name>``).
+ACCOUNT_ARGUMENT = "account"
+
+
+def _account_of(props: Mapping[str, Any]) -> str | None:
+    value = props.get(ACCOUNT_ARGUMENT)
+    return value if isinstance(value, str) and value else None
+
+
 class WebhookProvider(ResourceProvider, Generic[ArgsT]):
     """Generic dynamic provider; subclasses implement the ``api_*`` hooks."""
 
@@ -199,9 +208,29 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         set_stack_config(raw)
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        with public_targets_only(self._provider_host()):
-            inputs, failures = validate_fields(self.args_model, news, ignore=(*self.outputs, LOCATION_OUTPUT))
-        return CheckResult(inputs, [self._check_failure(f, r, news.get(f)) for f, r in failures])
+        account = news.get(ACCOUNT_ARGUMENT)
+        failures: list[tuple[str, str]] = []
+        if account is not None and not is_unknown(account):
+            try:
+                if not isinstance(account, str):
+                    raise ValueError(f"must be an account name (a string), got {account!r}")
+                check_account_name(account)
+            except ValueError as exc:
+                failures.append((ACCOUNT_ARGUMENT, str(exc)))
+                account = None
+        known_account = None if is_unknown(account) else account
+        with for_account(known_account), public_targets_only(self._provider_host()):
+            inputs, field_failures = validate_fields(
+                self.args_model, news, ignore=(*self.outputs, LOCATION_OUTPUT, ACCOUNT_ARGUMENT)
+            )
+            failures.extend(field_failures)
+            # What `up` will need, checked now: settings only, no call, no value shown.
+            problems = [] if self.connection_spec is None or is_unknown(account) else self.connection_spec.missing()
+        if account is not None:
+            inputs[ACCOUNT_ARGUMENT] = account  # the default account leaves no trace in the state
+        result = [self._check_failure(f, r, news.get(f)) for f, r in failures]
+        result.extend(CheckFailure("", problem) for problem in problems)
+        return CheckResult(inputs, result)
 
     def _check_failure(self, field: str, rule: str, value: Any = None) -> CheckFailure:
         # The engine prints a failing property's value beside the rule, in plaintext even for
@@ -225,8 +254,16 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
                 changed.append(name)
                 if name in self.replace_on:
                     replaces.append(name)
+        new_account = news.get(ACCOUNT_ARGUMENT)
+        if is_unknown(new_account) or (new_account or None) != _account_of(olds):
+            # Another account's webhook is another webhook: make it there, delete this one here.
+            changed.append(ACCOUNT_ARGUMENT)
+            replaces.append(ACCOUNT_ARGUMENT)
+            new_account = None
         recorded = olds.get(LOCATION_OUTPUT)
-        if isinstance(recorded, str) and recorded and recorded.rstrip("/") != self._configured_location():
+        with for_account(_account_of(olds) if new_account is None else new_account):
+            configured = self._configured_location()
+        if isinstance(recorded, str) and recorded and recorded.rstrip("/") != configured:
             # Made at another host: make it at the configured one, delete it where it is.
             changed.append(LOCATION_OUTPUT)
             replaces.append(LOCATION_OUTPUT)
@@ -238,6 +275,11 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        account = _account_of(props)
+        with for_account(account):
+            return self._create(props, account)
+
+    def _create(self, props: dict[str, Any], account: str | None) -> CreateResult:
         args = self._args(props)
         location = self._configured_location()
         adopt = getattr(args, self.adopt_argument, None) if self.adopt_argument else None
@@ -249,11 +291,17 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
             except NotFoundError as exc:
                 raise self._misplaced(exc) from None
         outs = self._outputs(args, live, id_)
+        if account is not None:
+            outs[ACCOUNT_ARGUMENT] = account
         if location is not None:
             outs[LOCATION_OUTPUT] = location
         return CreateResult(id_, outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with for_account(_account_of(props)):
+            return self._read(id_, props)
+
+    def _read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = {k: v for k, v in props.items() if k != PROVIDER_KEY}
         location = self._location(state)
         with located_at(location):
@@ -274,9 +322,15 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
             for name in self.args_model.model_fields
             if name in outs and name != self.adopt_argument
         }
+        if _account_of(state) is not None:
+            inputs[ACCOUNT_ARGUMENT] = state[ACCOUNT_ARGUMENT]
         return ReadResult(id_=id_, outs=outs, inputs=inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        with for_account(_account_of(olds)):
+            return self._update(id_, olds, news)
+
+    def _update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         args = self._args(news)
         state = {k: v for k, v in olds.items() if k != PROVIDER_KEY}
         location = self._location(state)
@@ -290,19 +344,26 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
                     "(or `pulumi up --refresh`) to drop it and create it again"
                 ) from None
         outs = self._outputs(args, live, id_, previous=state)
+        if _account_of(olds) is not None:
+            outs[ACCOUNT_ARGUMENT] = _account_of(olds)
         if location is not None:
             outs[LOCATION_OUTPUT] = location
         return UpdateResult(outs=outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         state = {k: v for k, v in props.items() if k != PROVIDER_KEY}
-        with located_at(self._location(state)):
+        with for_account(_account_of(state)), located_at(self._location(state)):
             try:
                 self.api_delete(id_, state)
             except NotFoundError as exc:
                 self._confirm_gone(id_, state, exc)  # already gone is success
 
     # -- helpers ---------------------------------------------------------------
+    def _place(self, location: str | None) -> tuple[str, str | None]:
+        """What lost-create claims are kept per: this resource type, at one host, in one account."""
+        account = current_account()
+        return type(self).__qualname__, f"{location}|{account}" if account else location
+
     def _configured_location(self) -> str | None:
         return self.connection_spec.resolve().base_url if self.connection_spec is not None else None
 
@@ -339,7 +400,9 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
             raise exc
 
     def _args(self, props: Mapping[str, Any]) -> ArgsT:
-        values, failures = validate_fields(self.args_model, props, ignore=(*self.outputs, LOCATION_OUTPUT))
+        values, failures = validate_fields(
+            self.args_model, props, ignore=(*self.outputs, LOCATION_OUTPUT, ACCOUNT_ARGUMENT)
+        )
         if failures:
             field, rule = failures[0]
             raise InputError(field, rule)
@@ -369,7 +432,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         return outs
 
     def _adopt(self, id_: str, args: ArgsT) -> tuple[str, dict[str, Any]]:
-        place = (type(self).__qualname__, self._configured_location())
+        place = self._place(self._configured_location())
         if not _CLAIMS.take(place, id_, new_only=False):
             raise InputError(
                 self.adopt_argument or "webhook_id",
@@ -396,7 +459,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         """Create; after a lost answer, take what it made, and send again only when nothing is found."""
         policy = RetryPolicy.from_env()
         deadline = time.monotonic() + policy.deadline
-        place = (type(self).__qualname__, location)
+        place = self._place(location)
         _CLAIMS.snapshot(place, self.api_list)
         attempt = 0
         while True:
@@ -521,8 +584,8 @@ class _Declarations:
 
     def __init__(self) -> None:
         self._monitor: object = None
-        self._adopted_by: dict[tuple[str, str], str] = {}
-        self._declared: dict[str, list[str]] = {}
+        self._adopted_by: dict[tuple[str, str, str], str] = {}
+        self._declared: dict[tuple[str, str], list[str]] = {}
 
     def _current(self) -> None:
         # A new engine connection (a new program run, or new test mocks) starts afresh.
@@ -532,26 +595,29 @@ class _Declarations:
             self._adopted_by.clear()
             self._declared.clear()
 
-    def declare(self, kind: str, provider: WebhookProvider[Any], name: str, props: Mapping[str, Any]) -> None:
+    def declare(
+        self, kind: str, account: str | None, provider: WebhookProvider[Any], name: str, props: Mapping[str, Any]
+    ) -> None:
         self._current()
+        where = f" of account {account!r}" if account else ""
         adopt = props.get(provider.adopt_argument) if provider.adopt_argument else None
         if isinstance(adopt, str) and adopt:
-            holder = self._adopted_by.setdefault((kind, adopt), name)
+            holder = self._adopted_by.setdefault((kind, account or "", adopt), name)
             if holder != name:
                 raise pulumi.RunError(
-                    f"{kind} {name!r}: {provider.adopt_argument} {adopt!r} is already adopted by {holder!r}; "
+                    f"{kind} {name!r}: {provider.adopt_argument} {adopt!r}{where} is already adopted by {holder!r}; "
                     "a webhook can be managed by one resource only"
                 )
         limit = provider.limit_per_account
         if limit is None:
             return
-        names = self._declared.setdefault(kind, [])
+        names = self._declared.setdefault((kind, account or ""), [])
         if name not in names:
             names.append(name)
         if len(names) > limit:
             raise pulumi.RunError(
-                f"{kind} {name!r}: this program declares {len(names)} {provider.noun}s and the provider keeps "
-                f"at most {limit} per account; declare at most {limit} (the first {limit} declared are "
+                f"{kind} {name!r}: this program declares {len(names)} {provider.noun}s{where} and the provider "
+                f"keeps at most {limit} per account; declare at most {limit} (the first {limit} declared are "
                 f"{names[0]!r} .. {names[limit - 1]!r})"
             )
 
@@ -566,17 +632,21 @@ class WebhookResource(Resource):
 
     #: Where the webhook lives: its provider's base URL when it was made.
     base_url: pulumi.Output[str]
+    #: The provider account it lives in (None: the namespace's top-level settings).
+    account: pulumi.Output[str | None]
 
     def __init__(
         self,
         resource_name: str,
         props: dict[str, Any],
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        account: str | None = None,
     ) -> None:
         provider = self._provider_class()
-        _DECLARATIONS.declare(f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}", provider,
-                              resource_name, props)
-        props = dict(props)
+        kind = f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"
+        _DECLARATIONS.declare(kind, account, provider, resource_name, props)
+        props = {**props, ACCOUNT_ARGUMENT: account}
         for name in provider.secret_properties:
             if props.get(name) is not None:
                 props[name] = pulumi.Output.secret(props[name])

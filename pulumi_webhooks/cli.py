@@ -71,7 +71,7 @@ def _use_sandbox(args: argparse.Namespace) -> int:
 def _discover(args: argparse.Namespace) -> int:
     from .discover import discover
 
-    return discover(args.provider, out=sys.stdout)
+    return discover(args.provider, out=sys.stdout, account=args.account, stack=args.stack, read_stack=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "discover", help="list a provider's existing webhooks and print declarations that adopt them"
     )
     discover.add_argument("provider", choices=["kotanipay", "velafi", "safepay", "spritz", "phonepe"])
+    discover.add_argument("--account", help="the account whose settings to use (<ns>:accounts.<name>.*)")
+    discover.add_argument("--stack", help="the stack whose config to read (default: the selected one)")
     discover.set_defaults(run=_discover)
 
     args = parser.parse_args(argv)

@@ -2,8 +2,9 @@
 
 ``pulumi import`` cannot work for Python dynamic resources, so adoption goes
 through each resource's ``webhook_id`` argument: this lists what an account
-already has (with the same connection settings as the resources: environment
-variables here, since there is no stack) and prints Python that declares it
+already has (with the same connection settings as the resources: the selected
+stack's config, read with ``pulumi config``, then environment variables; with
+``--account``, that account's) and prints Python that declares it
 exactly as it is, so the next ``pulumi up`` adds it to the state without
 changing it remotely. Secret values are never printed: they are read from
 stack config, and the ``pulumi config set --secret`` commands to run are
@@ -13,10 +14,15 @@ printed with placeholders.
 from __future__ import annotations
 
 import importlib
+import json
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from ._config import check_account_name, for_account, set_stack_config
 from ._errors import WebhookError
 from ._lifecycle import WebhookProvider, WebhookResource
 
@@ -35,7 +41,25 @@ def _identifier(text: str) -> str:
     return name if name and not name[0].isdigit() else f"w_{name}"
 
 
-def declaration(provider: str, webhook_id: str, props: Mapping[str, Any]) -> tuple[str, list[str]]:
+def stack_config(stack: str | None = None) -> dict[str, str] | None:
+    """The stack's config (secrets decrypted) as ``pulumi config`` shows it, or None when
+    there is no Pulumi project or CLI here."""
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        return None
+    command = [pulumi, "config", "--json", "--show-secrets", *(["--stack", stack] if stack else [])]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        if stack:  # a stack was asked for by name: not finding it is an error, not a fallback
+            raise WebhookError(f"pulumi config --stack {stack} failed: {done.stderr.strip()}")
+        return None
+    entries = json.loads(done.stdout or "{}")
+    return {key: str(entry.get("value", "")) for key, entry in entries.items() if isinstance(entry, dict)}
+
+
+def declaration(
+    provider: str, webhook_id: str, props: Mapping[str, Any], account: str | None = None
+) -> tuple[str, list[str]]:
     """Python that adopts one webhook, and the config commands its secrets need."""
     module = importlib.import_module(f"pulumi_webhooks.{provider}")
     resource: type[WebhookResource] = getattr(module, RESOURCES[provider])
@@ -57,17 +81,39 @@ def declaration(provider: str, webhook_id: str, props: Mapping[str, Any]) -> tup
             continue
         if name in props and props[name] is not None:
             lines.append(f"    {name}={props[name]!r},")
+    if account:
+        lines.append(f"    account={account!r},")
     lines.append(")")
     return "\n".join(lines), commands
 
 
-def discover(provider: str, out: TextIO) -> int:
-    """Print adoption declarations for every webhook of ``provider``; 0 on success."""
+def discover(
+    provider: str,
+    out: TextIO,
+    *,
+    account: str | None = None,
+    stack: str | None = None,
+    err: TextIO | None = None,
+    read_stack: bool = False,
+) -> int:
+    """Print adoption declarations for every webhook of ``provider``; 0 on success.
+
+    Errors go to ``err`` (stderr), never into ``out``, so a generated file holds code only."""
+    err = err or sys.stderr
     module = importlib.import_module(f"pulumi_webhooks.{provider}")
     try:
-        found: list[tuple[str, dict[str, Any]]] = module.list_webhooks()
-    except WebhookError as exc:
-        print(f"# error: {exc}", file=out)
+        if account is not None:
+            check_account_name(account)
+        if read_stack or stack:
+            config = stack_config(stack)
+            if config is not None:
+                set_stack_config(config)
+            else:
+                print("pulumi-webhooks discover: no Pulumi stack here; using environment variables only", file=err)
+        with for_account(account):
+            found: list[tuple[str, dict[str, Any]]] = module.list_webhooks()
+    except (WebhookError, ValueError) as exc:
+        print(f"pulumi-webhooks discover: {exc}", file=err)
         return 1
     print(f"# {len(found)} existing {provider} webhook(s); paste into your Pulumi program.", file=out)
     print("import pulumi\n", file=out)
@@ -75,7 +121,7 @@ def discover(provider: str, out: TextIO) -> int:
     print("config = pulumi.Config()\n", file=out)
     all_commands: list[str] = []
     for webhook_id, props in found:
-        code, commands = declaration(provider, webhook_id, props)
+        code, commands = declaration(provider, webhook_id, props, account)
         print(code + "\n", file=out)
         all_commands.extend(commands)
     if all_commands:

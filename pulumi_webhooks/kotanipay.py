@@ -75,7 +75,7 @@ CONNECTION = ConnectionSpec(
     namespace="kotanipay",
     title="Kotani Pay",
     settings=(
-        Setting("apiKey", "KOTANIPAY_API_KEY", secret=True),
+        Setting("apiKey", "KOTANIPAY_API_KEY", secret=True, required=True),
         # Only for accounts with request signing ("isSecure") enabled.
         Setting("apiSecret", "KOTANIPAY_API_SECRET", secret=True),
         Setting("baseUrl", "KOTANIPAY_BASE_URL"),
@@ -575,6 +575,7 @@ class IntegratorWebhook(WebhookResource, module="kotanipay", name="IntegratorWeb
         url: pulumi.Input[str],
         secret: pulumi.Input[str],
         events: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
+        account: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """
@@ -586,7 +587,7 @@ class IntegratorWebhook(WebhookResource, module="kotanipay", name="IntegratorWeb
         """
         if events is not None:
             pulumi.Output.from_input(events).apply(_warn_deprecated)
-        super().__init__(resource_name, {"url": url, "events": events, "secret": secret}, opts)
+        super().__init__(resource_name, {"url": url, "events": events, "secret": secret}, opts, account=account)
 
 
 # -- discovery -------------------------------------------------------------------------

@@ -49,8 +49,8 @@ CONNECTION = ConnectionSpec(
     namespace="phonepe",
     title="PhonePe",
     settings=(
-        Setting("clientId", "PHONEPE_CLIENT_ID", secret=True),
-        Setting("clientSecret", "PHONEPE_CLIENT_SECRET", secret=True),
+        Setting("clientId", "PHONEPE_CLIENT_ID", secret=True, required=True),
+        Setting("clientSecret", "PHONEPE_CLIENT_SECRET", secret=True, required=True),
         # Not secret, but a wrong one is refused like a wrong secret: name it when credentials fail.
         Setting("clientVersion", "PHONEPE_CLIENT_VERSION", credential=True),
         Setting("baseUrl", "PHONEPE_BASE_URL"),
@@ -519,6 +519,7 @@ class Webhook(WebhookResource, module="phonepe", name="Webhook"):
         description: pulumi.Input[str] | None = None,
         enabled: pulumi.Input[bool] | None = None,
         webhook_id: pulumi.Input[str] | None = None,
+        account: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare a webhook.
@@ -543,6 +544,7 @@ class Webhook(WebhookResource, module="phonepe", name="Webhook"):
                 "webhook_id": webhook_id,
             },
             opts,
+            account=account,
         )
 
 

@@ -54,7 +54,7 @@ CONNECTION = ConnectionSpec(
     namespace="safepay",
     title="Safepay Raast Wire",
     settings=(
-        Setting("secretKey", "SAFEPAY_SECRET_KEY", secret=True),
+        Setting("secretKey", "SAFEPAY_SECRET_KEY", secret=True, required=True),
         Setting("aggregatorId", "SAFEPAY_AGGREGATOR_ID"),
         Setting("baseUrl", "SAFEPAY_BASE_URL"),
         Setting("environment", "SAFEPAY_ENVIRONMENT"),
@@ -243,7 +243,7 @@ def _configured_aggregator() -> str:
     if not value:
         raise ConfigurationError(
             "Safepay Raast Wire: no aggregator id; pass aggregator_id= to the resource or set "
-            f"{CONNECTION.describe('aggregatorId')}"
+            f"{CONNECTION.set_with('aggregatorId', connection.account)}"
         )
     try:
         return _aggregator_id(value)
@@ -549,6 +549,7 @@ class RaastWebhook(WebhookResource, module="safepay", name="RaastWebhook"):
         aggregator_id: pulumi.Input[str] | None = None,
         rotation: pulumi.Input[str] | None = None,
         webhook_id: pulumi.Input[str] | None = None,
+        account: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """
@@ -572,6 +573,7 @@ class RaastWebhook(WebhookResource, module="safepay", name="RaastWebhook"):
                 "webhook_id": webhook_id,
             },
             opts,
+            account=account,
         )
 
 

@@ -66,8 +66,8 @@ CONNECTION = ConnectionSpec(
     namespace="spritz",
     title="Spritz",
     settings=(
-        Setting("apiKey", "SPRITZ_API_KEY", secret=True),
-        Setting("integratorKey", "SPRITZ_INTEGRATOR_KEY", secret=True),
+        Setting("apiKey", "SPRITZ_API_KEY", secret=True, required=True),
+        Setting("integratorKey", "SPRITZ_INTEGRATOR_KEY", secret=True, required=True),
         Setting("integratorSecret", "SPRITZ_INTEGRATOR_SECRET", secret=True),
         Setting("baseUrl", "SPRITZ_BASE_URL"),
         Setting("environment", "SPRITZ_ENVIRONMENT"),
@@ -541,9 +541,10 @@ class IntegratorWebhook(WebhookResource, module="spritz", name="IntegratorWebhoo
         url: pulumi.Input[str],
         events: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
         webhook_id: pulumi.Input[str] | None = None,
+        account: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(resource_name, {"url": url, "events": events, "webhook_id": webhook_id}, opts)
+        super().__init__(resource_name, {"url": url, "events": events, "webhook_id": webhook_id}, opts, account=account)
 
 
 class WebhookSecret(WebhookResource, module="spritz", name="WebhookSecret"):
@@ -568,9 +569,10 @@ class WebhookSecret(WebhookResource, module="spritz", name="WebhookSecret"):
         resource_name: str,
         *,
         secret: pulumi.Input[str],
+        account: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(resource_name, {"secret": secret}, opts)
+        super().__init__(resource_name, {"secret": secret}, opts, account=account)
 
 
 def list_webhooks() -> list[tuple[str, dict[str, Any]]]:

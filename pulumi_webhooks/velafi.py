@@ -55,8 +55,8 @@ CONNECTION = ConnectionSpec(
     namespace="velafi",
     title="VelaFi",
     settings=(
-        Setting("apiKey", "VELAFI_API_KEY", secret=True),
-        Setting("apiSecret", "VELAFI_API_SECRET", secret=True),
+        Setting("apiKey", "VELAFI_API_KEY", secret=True, required=True),
+        Setting("apiSecret", "VELAFI_API_SECRET", secret=True, required=True),
         Setting("baseUrl", "VELAFI_BASE_URL"),
         Setting("environment", "VELAFI_ENVIRONMENT"),
     ),
@@ -497,6 +497,7 @@ class Webhook(WebhookResource, module="velafi", name="Webhook"):
         url: pulumi.Input[str],
         enabled: pulumi.Input[bool] = True,
         webhook_id: pulumi.Input[str] | None = None,
+        account: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """
@@ -511,6 +512,7 @@ class Webhook(WebhookResource, module="velafi", name="Webhook"):
             resource_name,
             {"event_type": event_type, "url": url, "enabled": enabled, "webhook_id": webhook_id},
             opts,
+            account=account,
         )
 
 

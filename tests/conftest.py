@@ -12,6 +12,17 @@ from pulumi_webhooks.sandbox import Sandbox, SandboxServer, SandboxTransport
 
 from .helpers import SANDBOX_URL, sandbox_client
 
+BASELINE_SETTINGS = {
+    "KOTANIPAY_API_KEY": "baseline-kotanipay-key", "KOTANIPAY_BASE_URL": "http://127.0.0.1:9/kotanipay",
+    "VELAFI_API_KEY": "baseline-velafi-key", "VELAFI_API_SECRET": "baseline-velafi-secret",
+    "VELAFI_BASE_URL": "http://127.0.0.1:9/velafi",
+    "SAFEPAY_SECRET_KEY": "baseline-safepay-key", "SAFEPAY_BASE_URL": "http://127.0.0.1:9/safepay",
+    "SPRITZ_API_KEY": "baseline-spritz-key", "SPRITZ_INTEGRATOR_KEY": "baseline-spritz-integrator",
+    "SPRITZ_BASE_URL": "http://127.0.0.1:9/spritz",
+    "PHONEPE_CLIENT_ID": "baseline-phonepe-id", "PHONEPE_CLIENT_SECRET": "baseline-phonepe-secret",
+    "PHONEPE_BASE_URL": "http://127.0.0.1:9/phonepe",
+}
+
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -22,6 +33,10 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.split("_", 1)[0] in {"KOTANIPAY", "VELAFI", "SAFEPAY", "SPRITZ", "PHONEPE"}:
             monkeypatch.delenv(name)
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "5")
+    # Settings that pass `check` (which fails preview on a missing credential), pointing at a
+    # loopback port nothing listens on: a test that forgets the sandbox fails fast, offline.
+    for name, value in BASELINE_SETTINGS.items():
+        monkeypatch.setenv(name, value)
     _config.set_stack_config({})
     _http.clear_clients()
     _lifecycle.reset_claims()
@@ -29,6 +44,13 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _http.clear_clients()
     _lifecycle.reset_claims()
     _config.set_stack_config({})
+
+
+@pytest.fixture
+def unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No provider settings at all (for tests of defaults and of missing settings)."""
+    for name in BASELINE_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -8,13 +8,29 @@ from typing import Any
 
 import pytest
 
-from pulumi_webhooks.sandbox import SandboxServer
+from pulumi_webhooks.sandbox import Sandbox, SandboxServer
 
 from .harness import EngineStack
 
 pytestmark = pytest.mark.e2e
 
 StackFactory = Callable[..., EngineStack]
+
+
+@pytest.fixture(autouse=True)
+def _settings_from_the_stack_only(unconfigured: None) -> None:
+    """The engine runs with the stack config each test sets, and no provider settings from
+    the environment."""
+
+
+@pytest.fixture
+def second_sandbox() -> Iterator[SandboxServer]:
+    """Another provider host (a second account, or where a stack moves to)."""
+    server = SandboxServer(Sandbox(seed=2)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

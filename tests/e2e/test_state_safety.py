@@ -3,13 +3,11 @@ typos, lost and slow creates, with the real engine against loopback sandboxes.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from pulumi.automation.errors import CommandError
 
 from pulumi_webhooks import kotanipay, phonepe, safepay, spritz, velafi
-from pulumi_webhooks.sandbox import Sandbox, SandboxServer
+from pulumi_webhooks.sandbox import SandboxServer
 
 from .conftest import StackFactory
 from .harness import EngineStack, changes
@@ -42,15 +40,6 @@ def ids(stack: EngineStack, provider: str) -> list[str]:
 
 def state_ids(stack: EngineStack) -> list[str]:
     return sorted(r["id"] for r in stack.resources() if not r["type"].endswith("WebhookSecret"))
-
-
-@pytest.fixture
-def second_sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(Sandbox(seed=2)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def moved_config(stack: EngineStack, url: str) -> dict[str, str]:

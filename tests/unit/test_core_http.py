@@ -358,7 +358,7 @@ def test_the_credentials_hint_names_non_secret_credentials() -> None:
          Setting("baseUrl", "ACME_BASE_URL")),
         {"production": "https://api.acme.invalid"},
     )
-    assert spec.credentials == ("acme:apiKey", "acme:version")
+    assert spec.resolve().credentials == ("acme:apiKey", "acme:version")
 
 
 # -- bounded failure, and what an operator is told ------------------------------------------------

@@ -9,7 +9,14 @@ from typing import Annotated, Any
 import pytest
 from pydantic import AfterValidator
 
-from pulumi_webhooks._config import ConnectionSpec, Setting, set_stack_config, stack_config_value
+from pulumi_webhooks._config import (
+    ConnectionSpec,
+    Setting,
+    account_env,
+    for_account,
+    set_stack_config,
+    stack_config_value,
+)
 from pulumi_webhooks._errors import ConfigurationError, InputError, NotFoundError, TransientError, WebhookError
 from pulumi_webhooks._fields import HttpsUrl, Payload, event_list
 from pulumi_webhooks._lifecycle import UNKNOWN, WebhookProvider, validate_fields
@@ -361,7 +368,7 @@ def test_after_a_dropped_connection_the_pause_is_a_backoff_not_a_request_timeout
 
 ACME = ConnectionSpec(
     "acme", "Acme",
-    (Setting("apiKey", "ACME_API_KEY", secret=True), Setting("baseUrl", "ACME_BASE_URL"),
+    (Setting("apiKey", "ACME_API_KEY", secret=True, required=True), Setting("baseUrl", "ACME_BASE_URL"),
      Setting("environment", "ACME_ENVIRONMENT")),
     {"production": "https://api.acme.invalid", "sandbox": "https://sandbox.acme.invalid"},
 )
@@ -450,17 +457,85 @@ def test_a_delivery_url_breaking_a_rule_fails_check_naming_it(toy: ToyProvider, 
 )
 def test_a_target_only_this_machine_reaches_fails_for_a_provider_on_the_internet(host: str) -> None:
     provider = LocatedToy()
-    set_stack_config({"acme:environment": "production"})
+    set_stack_config({"acme:apiKey": "k", "acme:environment": "production"})
     failures = failures_by_field(provider.check({}, {"url": f"https://{host}/hook"}).failures)
     assert "only this machine can reach" in failures["url"] and "api.acme.invalid" in failures["url"]
     # Against a local provider (the sandbox) the same target is fine.
-    set_stack_config({"acme:baseUrl": "http://127.0.0.1:8080/acme"})
+    set_stack_config({"acme:apiKey": "k", "acme:baseUrl": "http://127.0.0.1:8080/acme"})
     assert failures_by_field(provider.check({}, {"url": f"https://{host}/hook"}).failures) == {}
 
 
 def test_a_host_that_merely_starts_like_a_local_one_is_public() -> None:
     provider = LocatedToy()
-    set_stack_config({"acme:environment": "production"})
+    set_stack_config({"acme:apiKey": "k", "acme:environment": "production"})
     for host in ("localhost.attacker.example", "127.0.0.1.nip.example", "10.0.0.1"):
         assert failures_by_field(provider.check({}, {"url": f"https://{host}/hook"}).failures) == {}
 
+
+
+# -- accounts ------------------------------------------------------------------------------------
+
+
+def test_an_account_reads_its_own_settings_from_structured_config_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ACME_API_KEY", raising=False)
+    set_stack_config({
+        "acme:apiKey": "top-level-key",
+        "acme:accounts": '{"brand-b": {"apiKey": "brand-b-key", "environment": "sandbox"}}',
+    })
+    with for_account("brand-b"):
+        conn = ACME.resolve()
+    assert (conn.require("apiKey"), conn.base_url, conn.account) == ("brand-b-key", "https://sandbox.acme.invalid",
+                                                                     "brand-b")
+    # No fallback to the top level: an account states its own settings.
+    monkeypatch.setenv("ACME_BRANDC_API_KEY", "from-env")
+    with for_account("brandC"):
+        conn = ACME.resolve()
+    assert conn.require("apiKey") == "from-env" and conn.base_url == "https://api.acme.invalid"
+    assert ACME.resolve().require("apiKey") == "top-level-key"
+    assert account_env("PHONEPE_CLIENT_SECRET", "phonepe", "brand-b") == "PHONEPE_BRAND_B_CLIENT_SECRET"
+
+
+def test_each_connection_mistake_fails_check_naming_the_key_and_the_variable() -> None:
+    provider = LocatedToy()
+    declared = {"url": "https://a.example"}
+
+    def reasons(config: dict[str, str], **news: Any) -> list[str]:
+        set_stack_config(config)
+        return [f.reason for f in provider.check({}, {**declared, **news}).failures]
+
+    [unknown] = reasons({"acme:apiKey": "k"}, account="brandB")
+    assert "unknown account 'brandB'" in unknown
+    assert "pulumi config set --path --secret 'acme:accounts.brandB.apiKey'" in unknown
+    assert "ACME_BRANDB_API_KEY" in unknown
+    [env] = reasons({"acme:apiKey": "k", "acme:environment": "prod"})
+    assert "acme:environment must be one of production, sandbox, not 'prod'" in env
+    [base] = reasons({"acme:apiKey": "k", "acme:baseUrl": "127.0.0.1:8080/acme"})
+    assert "acme:baseUrl must be an absolute http(s) URL" in base and "ACME_BASE_URL" in base
+    [missing] = reasons({"acme:accounts": '{"brandB": {"environment": "sandbox"}}'}, account="brandB")
+    assert "missing setting acme:accounts.brandB.apiKey" in missing and "ACME_BRANDB_API_KEY" in missing
+    [bad_name] = reasons({"acme:apiKey": "k"}, account="brand b")
+    assert "account: must be 1-64 letters" in bad_name or "must be 1-64 letters" in bad_name
+    assert reasons({"acme:apiKey": "s3cr3t-value", "acme:environment": "prod"})[0].count("s3cr3t") == 0
+
+
+def test_an_account_change_replaces_and_each_account_is_operated_with_its_own_settings() -> None:
+    LocatedToy.seen = []
+    provider = LocatedToy()
+    set_stack_config({
+        "acme:apiKey": "k", "acme:baseUrl": "http://127.0.0.1:1/top",
+        "acme:accounts": '{"brandB": {"apiKey": "b", "baseUrl": "http://127.0.0.1:2/b"}}',
+    })
+    created = provider.create({"url": "https://a.example", "account": "brandB"})
+    assert created.outs is not None
+    assert created.outs["account"] == "brandB" and created.outs["base_url"] == "http://127.0.0.1:2/b"
+    same = provider.diff(created.id, created.outs, {"url": "https://a.example", "events": [], "region": "eu",
+                                                     "account": "brandB"})
+    assert same.changes is False
+    moved = provider.diff(created.id, created.outs, {"url": "https://a.example", "events": [], "region": "eu"})
+    assert moved.changes is True and moved.replaces == ["account"]
+    provider.delete(created.id, created.outs)
+    assert LocatedToy.seen == [("delete", "http://127.0.0.1:2/b")]
+    default = provider.create({"url": "https://a.example"})
+    assert default.outs is not None and "account" not in default.outs

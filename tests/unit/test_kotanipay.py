@@ -345,6 +345,7 @@ def test_a_429_is_retried_after_the_wait_it_asks_for() -> None:
 # -- connection and auth --------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_connection_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert CONNECTION.resolve().base_url == "https://api.kotanipay.com"
     monkeypatch.setenv("KOTANIPAY_ENVIRONMENT", "sandbox")
@@ -357,6 +358,7 @@ def test_connection_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "from-config" not in repr(CONNECTION.resolve())
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_a_missing_key_names_both_ways_to_set_it(provider: IntegratorWebhookProvider) -> None:
     with pytest.raises(ConfigurationError) as caught:
         provider.read(SANDBOX_INTEGRATOR_ID, outputs())
@@ -400,7 +402,7 @@ def test_the_api_secret_is_a_secret_setting(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("KOTANIPAY_API_SECRET", API_SECRET)
     assert CONNECTION.resolve().get("apiSecret") == API_SECRET
     assert API_SECRET in CONNECTION.resolve().secrets and API_SECRET not in repr(CONNECTION.resolve())
-    assert "kotanipay:apiSecret" in CONNECTION.credentials
+    assert "kotanipay:apiSecret" in CONNECTION.resolve().credentials
 
 
 def test_without_an_api_secret_no_request_is_signed() -> None:

@@ -253,12 +253,14 @@ def resolved_token_url(**config: str) -> str:
     return token_url(CONNECTION.resolve())
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_token_url_without_base_url_is_the_environments_documented_one() -> None:
     assert resolved_token_url() == PRODUCTION_TOKEN_URL
     assert resolved_token_url(environment="production") == PRODUCTION_TOKEN_URL
     assert resolved_token_url(environment="sandbox") == SANDBOX_TOKEN_URL
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_environment_variables_choose_the_token_url_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHONEPE_ENVIRONMENT", "sandbox")
     conn = CONNECTION.resolve()
@@ -334,6 +336,7 @@ def test_credentials_are_secret_settings() -> None:
     assert secret == {"clientId", "clientSecret"}
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_missing_credentials_name_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     _config.set_stack_config({"phonepe:baseUrl": "http://127.0.0.1:9/phonepe", "phonepe:clientVersion": "1"})
     with pytest.raises(ConfigurationError, match=r"pulumi config set --secret phonepe:clientId.*PHONEPE_CLIENT_ID"):

@@ -221,6 +221,7 @@ def test_changed_credentials_are_not_a_diff(provider: RaastWebhookProvider) -> N
 # -- connection, auth and error mapping ---------------------------------------------------------
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_connection_spec_and_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = safepay.CONNECTION
     assert spec.namespace == "safepay"
@@ -271,6 +272,7 @@ def endpoint_json(**extra: Any) -> dict[str, Any]:
             "created_at": "2025-12-02T12:48:35Z", "updated_at": "2025-12-02T12:48:35Z", **extra}
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_key_header_on_every_call_and_401_is_final(
     provider: RaastWebhookProvider, mock_api: Callable[[Handler], list[httpx.Request]]
 ) -> None:
@@ -379,8 +381,13 @@ def test_nulls_in_an_endpoint_read_as_the_defaults(
     assert (live["description"], live["enabled"], live["event_types"]) == ("", True, [])
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_missing_settings_name_config_and_environment(provider: RaastWebhookProvider) -> None:
-    args = provider._args(checked(provider))
+    declared = {"url": URL, "event_types": ["payment.completed"]}
+    # Preview already names the missing key: `up` would need it.
+    [missing] = provider.check({}, declared).failures
+    assert "missing setting safepay:secretKey" in missing.reason and "SAFEPAY_SECRET_KEY" in missing.reason
+    args = provider._args(declared)
     with pytest.raises(ConfigurationError) as no_aggregator:
         provider.api_create(args)
     assert "aggregator_id" in str(no_aggregator.value) and "SAFEPAY_AGGREGATOR_ID" in str(no_aggregator.value)
@@ -582,6 +589,7 @@ def test_read_error_for_a_listed_webhook_is_not_gone(
     assert failed.value.status == status and "still listed" in str(failed.value)
 
 
+@pytest.mark.usefixtures("unconfigured")
 @pytest.mark.parametrize("status", [400, 404])
 def test_read_when_the_list_is_not_there_names_the_base_url(
     provider: RaastWebhookProvider, mock_api: Callable[[Handler], list[httpx.Request]], status: int

@@ -249,6 +249,7 @@ def test_resources_declare_outputs_and_secrets() -> None:
 # -- connection ------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_connection_reads_config_then_env_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert spritz.CONNECTION.resolve().base_url == "https://platform.spritz.finance"
     monkeypatch.setenv("SPRITZ_ENVIRONMENT", "sandbox")
@@ -264,6 +265,7 @@ def test_connection_reads_config_then_env_then_default(monkeypatch: pytest.Monke
     assert "config-key" not in repr(resolved)
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_missing_credentials_name_the_setting(hooks: IntegratorWebhookProvider) -> None:
     _config.set_stack_config({"spritz:integratorKey": "int_x"})
     with pytest.raises(ConfigurationError) as raised:
@@ -565,6 +567,7 @@ def test_the_secret_is_posted_first_and_put_after_a_405(mock_api: Callable[..., 
     assert all(json.loads(r.content) == {"secret": "signing-secret-1"} for r in seen)
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_production_takes_post_in_one_call(mock_api: Callable[..., list[httpx.Request]],
                                            secret_provider: WebhookSecretProvider) -> None:
     seen = mock_api(lambda r: httpx.Response(200, json=SECRET_OK), base_url=None)
@@ -574,6 +577,7 @@ def test_production_takes_post_in_one_call(mock_api: Callable[..., list[httpx.Re
     assert outs(created)["base_url"] == "https://platform.spritz.finance"
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_the_sandbox_host_takes_put_first_and_post_after_a_404(mock_api: Callable[..., list[httpx.Request]],
                                                                secret_provider: WebhookSecretProvider) -> None:
     seen = mock_api(lambda r: problem(404, "Not Found", detail="no route") if r.method == "PUT"

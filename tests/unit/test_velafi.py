@@ -147,7 +147,7 @@ def test_credentials_are_not_arguments() -> None:
     assert "apiKey" in check(**valid(apiKey="k"))
     assert "api_secret" in check(**valid(api_secret="s"))
     params = set(inspect.signature(velafi.Webhook.__init__).parameters)
-    assert params == {"self", "resource_name", "event_type", "url", "enabled", "webhook_id", "opts"}
+    assert params == {"self", "resource_name", "event_type", "url", "enabled", "webhook_id", "account", "opts"}
     assert set(velafi.WebhookArgs.model_fields) == {"event_type", "url", "enabled", "webhook_id"}
 
 
@@ -312,6 +312,7 @@ def test_a_refused_token_renews_once_then_fails_with_a_hint(mock_api: Any) -> No
     assert "velafi:apiKey" in str(raised.value)
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_missing_credentials_name_the_setting(mock_api: Any) -> None:
     mock_api(lambda r: envelope(200, "SUCCESS", []))
     _config.set_stack_config({"velafi:baseUrl": "https://velafi.test", "velafi:apiKey": "key-AAAA-1111"})
@@ -672,6 +673,7 @@ def test_the_provider_holds_no_state() -> None:
     assert velafi.VelaFiWebhookProvider.secret_properties == ()
 
 
+@pytest.mark.usefixtures("unconfigured")
 def test_connection_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert velafi.CONNECTION.resolve().base_url == "https://api.velafi.com"
     monkeypatch.setenv("VELAFI_ENVIRONMENT", "sandbox")
