@@ -328,7 +328,9 @@ class ApiClient:
         sensitive = tuple(sensitive)
         deadline = time.monotonic() + self.policy.deadline
         attempt = 0
-        renewed = False
+        # Credentials refused so far in this call: a 401 for credentials already refused once is
+        # final, while a renewed token that expires in its turn (token churn) is renewed again.
+        refused: set[tuple[tuple[str, str], ...]] = set()
         while True:
             try:
                 request = self._build(
@@ -355,11 +357,13 @@ class ApiClient:
                         raise self._api_error(ApiError, operation, failure, sensitive, where=where)
                     raise self._api_error(AuthenticationError, operation, failure, sensitive, hint=True)
                 if failure.status in (401, 403) and authenticated:
+                    sent = tuple(sorted(request.headers.items()))
                     if (
-                        failure.status == 401 and not renewed
+                        failure.status == 401 and sent not in refused
+                        and len(refused) + 1 < self.policy.attempts
                         and self.auth is not None and self.auth.renew(request)
                     ):
-                        renewed = True
+                        refused.add(sent)
                         continue
                     raise self._api_error(AuthenticationError, operation, failure, sensitive, hint=True)
                 if self.dialect.is_not_found(failure):

@@ -306,8 +306,36 @@ def test_token_auth_renews_a_refused_token_once() -> None:
     server.accepted = set()
     with pytest.raises(AuthenticationError) as info:
         c.request("list webhooks", "GET", "/hooks")
-    assert server.issued == ["tok-1-abcd", "tok-2-abcd", "tok-3-abcd"]
+    # Every fresh token refused too: renewed up to the attempt cap, then the credentials are named.
+    assert server.issued == [f"tok-{i}-abcd" for i in range(1, 2 + RetryPolicy.attempts)]
     assert "tok-" not in str(info.value) and "acme:apiKey" in str(info.value)
+
+
+def test_token_churn_renews_each_token_that_expired_before_it_was_used() -> None:
+    server = TokenServer()
+    c = token_client(server)
+    server.accepted = {"tok-4-abcd"}  # tokens 1-3 expire between fetch and use
+    assert c.request("list webhooks", "GET", "/hooks").status_code == 200
+    assert server.issued == ["tok-1-abcd", "tok-2-abcd", "tok-3-abcd", "tok-4-abcd"]
+
+
+def test_the_same_credentials_refused_twice_are_final() -> None:
+    calls = []
+
+    class StaticKey(KeyAuth):
+        def renew(self, request: httpx.Request) -> bool:
+            super().renew(request)
+            return True  # claims a retry may help, but sends the same key again
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(401, json={"message": "no"})
+
+    c = client(handler)
+    c.auth = StaticKey()
+    with pytest.raises(AuthenticationError):
+        c.request("list webhooks", "GET", "/hooks")
+    assert len(calls) == 2
 
 
 def test_concurrent_refusals_of_one_token_fetch_one_new_token() -> None:

@@ -465,13 +465,14 @@ def test_a_401_renews_once_then_succeeds(fake_env: None) -> None:
     assert fake.issued == ["tok1-abcdef", "tok2-abcdef"]
 
 
-def test_a_persistent_401_is_an_authentication_error_after_one_renewal(fake_env: None) -> None:
+def test_a_persistent_401_is_an_authentication_error_after_the_renewals_the_cap_allows(fake_env: None) -> None:
     fake = FakePhonePe(api=lambda r: httpx.Response(401, json={
         "code": "AUTHORIZATION_FAILED",
         "message": "Authorization failed [message = Please check the authorization token and try again]"}))
     with use(fake), pytest.raises(AuthenticationError) as caught:
         list_webhooks()
-    assert len(fake.issued) == 2 and len(fake.seen_auth) == 2
+    # Each fresh token refused as well: renewed until the attempt cap, never more.
+    assert len(fake.issued) == RetryPolicy.attempts and len(fake.seen_auth) == RetryPolicy.attempts
     error = caught.value
     assert (error.provider, error.operation, error.status, error.code) == (
         "PhonePe", "list webhooks", 401, "AUTHORIZATION_FAILED")
