@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import json
 import os
 import re
@@ -91,6 +92,15 @@ def account_env(env: str, namespace: str, account: str) -> str:
     return f"{prefix}{re.sub(r'[^A-Z0-9]', '_', account.upper())}_{suffix}"
 
 
+@functools.lru_cache(maxsize=16)
+def _parsed_accounts(raw: str) -> Any:
+    # Resolved on every call: parse each namespace's accounts once, not per request.
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Setting:
     """One connection setting: its config key (``ns:key``) and environment variable.
@@ -145,10 +155,7 @@ class ConnectionSpec:
         raw = stack_config_value(f"{self.namespace}:accounts")
         if raw is None or raw == "":
             return {}
-        try:
-            accounts = json.loads(raw)
-        except ValueError:
-            accounts = None
+        accounts = _parsed_accounts(raw)
         if not isinstance(accounts, dict):
             raise ConfigurationError(
                 f"{self.title}: {self.namespace}:accounts must be a map of account names to settings "

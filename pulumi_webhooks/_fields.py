@@ -62,6 +62,11 @@ def is_local_host(host: str) -> bool:
     return address.is_loopback or address.is_link_local or address.is_unspecified
 
 
+def has_userinfo(value: str) -> bool:
+    """Whether a URL carries ``user[:password]@`` (which must never be stored or echoed)."""
+    return "@" in urlsplit(value.strip()).netloc
+
+
 def _url(value: str, schemes: tuple[str, ...]) -> str:
     value = value.strip()
     if len(value) > MAX_URL_LENGTH:
@@ -72,7 +77,7 @@ def _url(value: str, schemes: tuple[str, ...]) -> str:
         raise ValueError(f"must be a {wanted} URL, got {parts.scheme + ':' if parts.scheme else 'no scheme'}")
     if any(c.isspace() for c in value):
         raise ValueError("must not contain white space")
-    if "@" in parts.netloc:
+    if has_userinfo(value):
         # Never echo the value: it would carry the password into logs and the state.
         raise ValueError("must not carry a user name or password (user:password@host); "
                          "use the provider's own webhook authentication")

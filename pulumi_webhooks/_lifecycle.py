@@ -65,7 +65,7 @@ from pydantic import BaseModel, ValidationError
 
 from ._config import ConnectionSpec, check_account_name, current_account, for_account, located_at, set_stack_config
 from ._errors import ConfigurationError, InputError, NotFoundError, TransientError, WebhookError
-from ._fields import public_targets_only
+from ._fields import has_userinfo, public_targets_only
 from ._http import STILL_WORKING, RetryPolicy
 
 #: What the engine sends for a value it does not know yet (during preview). The SDK hands
@@ -235,7 +235,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
     def _check_failure(self, field: str, rule: str, value: Any = None) -> CheckFailure:
         # The engine prints a failing property's value beside the rule, in plaintext even for
         # a secret or a URL's password: those failures name their field in the reason instead.
-        if field in self.secret_properties or (isinstance(value, str) and "@" in urlsplit(value.strip()).netloc):
+        if field in self.secret_properties or (isinstance(value, str) and has_userinfo(value)):
             return CheckFailure("", f"{field}: {rule}")
         return CheckFailure(field, rule)
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from pulumi import automation as auto
+from pulumi.automation.errors import CommandError
 
 PASSPHRASE = "correct horse battery staple"
 #: Marks a secret value in a state exported with its secrets shown.
@@ -124,6 +125,16 @@ class EngineStack:
 
     def preview(self, **kwargs: Any) -> auto.PreviewResult:
         return self.stack.preview(on_output=self._on_output, color="never", **kwargs)
+
+    def failed_preview(self) -> str:
+        """The message of a preview that must fail before calling any provider."""
+        mark = self.last_seq()
+        try:
+            self.preview()
+        except CommandError as failed:
+            assert self.journal(mark) == [], "a failed preview called a provider"
+            return str(failed)
+        raise AssertionError("the preview succeeded")
 
     def up(self, **kwargs: Any) -> auto.UpResult:
         return self.stack.up(on_output=self._on_output, color="never", **kwargs)

@@ -11,7 +11,6 @@ from pathlib import Path
 import pulumi
 import pytest
 from pulumi import automation as auto
-from pulumi.automation.errors import CommandError
 
 from pulumi_webhooks import phonepe
 from pulumi_webhooks.sandbox import SandboxServer
@@ -78,35 +77,27 @@ def test_two_accounts_in_one_stack_and_an_account_change_replaces(
     assert brand_b.sandbox.apps["phonepe"].webhooks() == []
 
 
-def preview_error(stack: EngineStack) -> str:
-    mark = stack.last_seq()
-    with pytest.raises(CommandError) as failed:
-        stack.preview()
-    assert stack.journal(mark) == [], "a failed preview called the provider"
-    return str(failed.value)
-
-
 def test_each_connection_mistake_fails_preview_naming_the_key(engine_stack: StackFactory) -> None:
     stack = engine_stack(lambda: hooks({"main": None}))
     good = dict(stack.sandbox_config)
     secret = good["phonepe:clientSecret"]
 
     stack.stack.remove_config("phonepe:clientSecret")
-    message = preview_error(stack)
+    message = stack.failed_preview()
     assert "missing setting phonepe:clientSecret" in message and "PHONEPE_CLIENT_SECRET" in message
 
     stack.set_config({**good, "phonepe:environment": "staging"})
-    message = preview_error(stack)
+    message = stack.failed_preview()
     assert "phonepe:environment must be one of production, sandbox, not 'staging'" in message
 
     stack.stack.remove_config("phonepe:environment")
     stack.set_config({**good, "phonepe:baseUrl": "localhost:8080/phonepe"})
-    message = preview_error(stack)
+    message = stack.failed_preview()
     assert "phonepe:baseUrl must be an absolute http(s) URL" in message and "PHONEPE_BASE_URL" in message
 
     stack.set_config(good)
     stack.set_program(lambda: hooks({"main": "brandX"}))
-    message = preview_error(stack)
+    message = stack.failed_preview()
     assert "unknown account 'brandX'" in message
     assert "phonepe:accounts.brandX.clientId" in message and "PHONEPE_BRANDX_CLIENT_ID" in message
     assert secret not in message
