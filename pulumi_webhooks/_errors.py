@@ -5,6 +5,7 @@ Hierarchy::
     WebhookError                   anything this package raises on purpose
     ├── ConfigurationError         a connection setting is missing or invalid
     ├── InputError                 a resource argument breaks a provider rule
+    │   └── AdoptionError          a webhook to take over is not what the program declares
     └── ApiError                   a provider call failed (provider, operation, status, code)
         ├── AuthenticationError    credentials rejected (401/403), after one token renewal
         ├── NotFoundError          404, or an id missing from a list endpoint
@@ -34,6 +35,39 @@ class InputError(WebhookError):
     def __init__(self, field: str, rule: str) -> None:
         super().__init__(f"{field}: {rule}")
         self.field = field
+        self.rule = rule
+
+
+class AdoptionError(InputError):
+    """A webhook to take over differs from the declaration: adoption never rewrites it.
+
+    ``differences`` holds (field, live value, declared value) for each field; the
+    message shows secret fields without their values."""
+
+    def __init__(
+        self,
+        what: str,
+        differences: list[tuple[str, object, object]],
+        *,
+        secret: set[str] | frozenset[str] = frozenset(),
+        provider: str = "",
+    ) -> None:
+        self.differences = differences
+        lines = []
+        for name, live, declared in differences:
+            if name in secret:
+                lines.append(f"  {name}: the live and declared values differ (a secret: neither is shown)")
+            else:
+                lines.append(f"  {name}: live {live!r}, declared {declared!r}")
+        discover = f"`pulumi-webhooks discover {provider}`" if provider else "`pulumi-webhooks discover`"
+        rule = (
+            f"{what} differs from this declaration, and adoption takes a webhook over only as it is:\n"
+            + "\n".join(lines)
+            + f"\nDeclare the live values ({discover} prints them), run `pulumi up` to adopt it, then "
+            "change the declaration: the next preview shows the change and `pulumi up` applies it."
+        )
+        WebhookError.__init__(self, rule)  # the fields are named inside the message
+        self.field = differences[0][0] if differences else ""
         self.rule = rule
 
 

@@ -14,12 +14,13 @@ The engine drops outputs whose value is None, so the ``olds`` and ``state``
 the hooks receive may lack the keys of optional arguments left unset: read
 them with ``.get()``, and take an absent key as "unset".
 
-Adopting an existing webhook (the ``adopt_argument``) reads it with the
-declared arguments as its state, then, if it differs from the declaration,
-updates it with olds made of the declared arguments overlaid with what was
-read: a declared argument the API does not return (a trigger such as
-Safepay's ``rotation``) is therefore never seen as a change, while a
-write-only one is left out (its value at the provider is unknown).
+Adopting an existing webhook (the ``adopt_argument``) only takes it over: it
+reads it with the declared arguments as its state and fails, listing each
+field that differs (live and declared values, secrets redacted), unless it
+already is what the program declares. Nothing is written: a change after
+adoption is a normal update, shown by the next preview. A declared argument
+the API does not return (a trigger such as Safepay's ``rotation``) cannot
+differ.
 
 Where a webhook lives: its state records the base URL it was made at
 (``base_url``). Read, update and delete go there, whatever the config says
@@ -37,7 +38,8 @@ matches the declaration, that the account did not hold before this process's
 first create (one list per provider location and operation), and that no
 other create of this process has taken. When it finds none it looks once more
 after a pause (a slow create may commit after the client gave up) and only
-then sends again.
+then sends again. A create cut short by a crash of the whole operation is
+finished by the next one from the create journal (:mod:`._journal`).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import urlsplit
 
 import pulumi
@@ -64,9 +66,10 @@ from pulumi.output import Unknown
 from pydantic import BaseModel, ValidationError
 
 from ._config import ConnectionSpec, check_account_name, current_account, for_account, located_at, set_stack_config
-from ._errors import ConfigurationError, InputError, NotFoundError, TransientError, WebhookError
+from ._errors import AdoptionError, ConfigurationError, InputError, NotFoundError, TransientError, WebhookError
 from ._fields import has_userinfo, public_targets_only
 from ._http import STILL_WORKING, RetryPolicy
+from ._journal import Intent, Journal, journal_for
 
 #: What the engine sends for a value it does not know yet (during preview). The SDK hands
 #: it to Check and Diff either as this string or as a ``pulumi.output.Unknown`` object.
@@ -74,6 +77,13 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 PROVIDER_KEY = "__provider"
 #: The output recording where a webhook lives: its provider's base URL when it was made.
 LOCATION_OUTPUT = "base_url"
+#: A hidden input naming the resource (a URN of its kind and name in its stack), so the create
+#: journal can tell the resource a crashed create was for.
+URN_INPUT = "__urn"
+#: Marks the properties of a read-only lookup (``Resource.get``), whose read must find the webhook.
+LOOKUP_INPUT = "__lookup"
+#: Properties that are neither arguments nor outputs of the resource's own.
+_HIDDEN = (LOCATION_OUTPUT, "account", URN_INPUT, LOOKUP_INPUT)
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
@@ -193,9 +203,14 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         """Delete ``id_``; NotFoundError means it is already gone, which is success."""
         raise NotImplementedError
 
-    def api_list(self) -> list[str] | None:
-        """The ids the account holds now, or None when the API cannot list them."""
+    def api_list(self, args: ArgsT) -> list[str] | None:
+        """The ids held now where a create of ``args`` lands, or None when the API cannot list them."""
         return None
+
+    def landing(self, props: Mapping[str, Any]) -> str:
+        """Where inside the provider location a webhook of ``props`` (arguments or state) lives,
+        when one location holds several lists (Safepay's aggregators); "" when it holds one."""
+        return ""
 
     def api_matches(self, args: ArgsT) -> list[tuple[str, dict[str, Any]]]:
         """Webhooks that a create of ``args`` can have made (id, live properties), oldest first;
@@ -220,14 +235,14 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
                 account = None
         known_account = None if is_unknown(account) else account
         with for_account(known_account), public_targets_only(self._provider_host()):
-            inputs, field_failures = validate_fields(
-                self.args_model, news, ignore=(*self.outputs, LOCATION_OUTPUT, ACCOUNT_ARGUMENT)
-            )
+            inputs, field_failures = validate_fields(self.args_model, news, ignore=(*self.outputs, *_HIDDEN))
             failures.extend(field_failures)
             # What `up` will need, checked now: settings only, no call, no value shown.
             problems = [] if self.connection_spec is None or is_unknown(account) else self.connection_spec.missing()
         if account is not None:
             inputs[ACCOUNT_ARGUMENT] = account  # the default account leaves no trace in the state
+        if isinstance(news.get(URN_INPUT), str):
+            inputs[URN_INPUT] = news[URN_INPUT]
         result = [self._check_failure(f, r, news.get(f)) for f, r in failures]
         result.extend(CheckFailure("", problem) for problem in problems)
         return CheckResult(inputs, result)
@@ -240,6 +255,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         return CheckFailure(field, rule)
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        self._settle(id_, olds)
         changed: list[str] = []
         replaces: list[str] = []
         for name in self.args_model.model_fields:
@@ -286,8 +302,9 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         if adopt:
             id_, live = self._adopt(adopt, args)
         else:
+            key = props.get(URN_INPUT)
             try:
-                id_, live = self._create_once(args, location)
+                id_, live = self._create_journaled(args, location, key if isinstance(key, str) and key else None)
             except NotFoundError as exc:
                 raise self._misplaced(exc) from None
         outs = self._outputs(args, live, id_)
@@ -302,14 +319,17 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
             return self._read(id_, props)
 
     def _read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        state = {k: v for k, v in props.items() if k != PROVIDER_KEY}
+        state = {k: v for k, v in props.items() if k not in (PROVIDER_KEY, LOOKUP_INPUT)}
         location = self._location(state)
         with located_at(location):
             try:
                 live = self.api_read(id_, state)
             except NotFoundError as exc:
                 raise self._misplaced(exc) from None
+        self._settle(id_, state)
         if live is None:
+            if props.get(LOOKUP_INPUT):
+                raise NotFoundError(self.noun, "look up", status=None, message=f"{self.noun} {id_!r} does not exist")
             return ReadResult(id_="", outs={})
         outs = dict(state)
         outs.update({k: v for k, v in live.items() if k not in self.write_only})
@@ -334,6 +354,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         args = self._args(news)
         state = {k: v for k, v in olds.items() if k != PROVIDER_KEY}
         location = self._location(state)
+        self._settle(id_, state)
         with located_at(location):
             try:
                 live = self.api_update(id_, state, args)
@@ -357,12 +378,24 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
                 self.api_delete(id_, state)
             except NotFoundError as exc:
                 self._confirm_gone(id_, state, exc)  # already gone is success
+            self._settle(id_, state)
 
     # -- helpers ---------------------------------------------------------------
-    def _place(self, location: str | None) -> tuple[str, str | None]:
-        """What lost-create claims are kept per: this resource type, at one host, in one account."""
+    def _place(self, location: str | None, landing: str = "") -> tuple[str, str | None]:
+        """What lost-create claims are kept per: this resource type, at one host, in one account
+        (and, where the location holds several lists, in one of them)."""
         account = current_account()
-        return type(self).__qualname__, f"{location}|{account}" if account else location
+        where = f"{location}|{account}" if account else location
+        return type(self).__qualname__, f"{where}#{landing}" if landing else where
+
+    def _journal(self, location: str | None) -> Journal:
+        account = current_account()
+        return journal_for(f"{type(self).__module__}.{type(self).__qualname__}|{location}|{account or ''}")
+
+    def _settle(self, id_: str, state: Mapping[str, Any]) -> None:
+        """``id_`` is in the stack: no interrupted create may take it."""
+        if id_:
+            self._journal(self._location(state)).settled(id_)
 
     def _configured_location(self) -> str | None:
         return self.connection_spec.resolve().base_url if self.connection_spec is not None else None
@@ -400,9 +433,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
             raise exc
 
     def _args(self, props: Mapping[str, Any]) -> ArgsT:
-        values, failures = validate_fields(
-            self.args_model, props, ignore=(*self.outputs, LOCATION_OUTPUT, ACCOUNT_ARGUMENT)
-        )
+        values, failures = validate_fields(self.args_model, props, ignore=(*self.outputs, *_HIDDEN))
         if failures:
             field, rule = failures[0]
             raise InputError(field, rule)
@@ -432,7 +463,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         return outs
 
     def _adopt(self, id_: str, args: ArgsT) -> tuple[str, dict[str, Any]]:
-        place = self._place(self._configured_location())
+        place = self._place(self._configured_location(), self.landing(args.model_dump()))
         if not _CLAIMS.take(place, id_, new_only=False):
             raise InputError(
                 self.adopt_argument or "webhook_id",
@@ -445,22 +476,107 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
             raise NotFoundError(
                 self.noun, "adopt", status=404, message=f"{self.adopt_argument} {id_!r} does not exist"
             )
+        self.refuse_differences(f"{self.noun} {id_!r}", args, live)
+        # The one write: a write-only argument cannot be compared, so it is set as declared.
         return id_, self._converge(id_, args, live)
 
+    def differences(self, args: ArgsT, live: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+        """(field, live, declared) for each argument whose live value is not the declared one;
+        arguments the API never returns cannot differ."""
+        declared = args.model_dump()
+        found: list[tuple[str, Any, Any]] = []
+        for name, value in declared.items():
+            if name == self.adopt_argument or name in self.write_only or name not in live:
+                continue
+            current = self._normalised(name, live[name])
+            if current != value:
+                found.append((name, current, value))
+        return found
+
+    def refuse_differences(self, what: str, args: ArgsT, live: Mapping[str, Any]) -> None:
+        """Fail, listing every difference, when ``live`` is not what ``args`` declare."""
+        differences = self.differences(args, live)
+        if differences:
+            module = type(self).__module__.rsplit(".", 1)[-1]
+            raise AdoptionError(what, differences, secret=set(self.secret_properties), provider=module)
+
     def _converge(self, id_: str, args: ArgsT, live: dict[str, Any]) -> dict[str, Any]:
-        """Bring a webhook found live (adopted, or made by a lost create) to the declaration."""
+        """Bring a webhook a create of this resource made to the declaration (its answer was lost,
+        or the declaration changed since an interrupted create)."""
         if not self._differs(args, live):
             return live
         olds = {k: v for k, v in args.model_dump().items() if k not in self.write_only}
         olds.update(live)
         return self.api_update(id_, olds, args)
 
-    def _create_once(self, args: ArgsT, location: str | None) -> tuple[str, dict[str, Any]]:
+    def _recovered(self, id_: str, args: ArgsT, live: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """A webhook found to be this create's own, as the resource's create would return it."""
+        return id_, self._converge(id_, args, live)
+
+    def _create_journaled(
+        self, args: ArgsT, location: str | None, key: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        """Create, finishing first what an interrupted create of the same resource began."""
+        landing = self.landing(args.model_dump())
+        place = self._place(location, landing)
+        journal = self._journal(location) if key is not None else None
+
+        def list_before() -> list[str] | None:
+            listed = self.api_list(args)
+            if journal is not None and listed is not None:
+                journal.before(landing, listed)
+            return listed
+
+        _CLAIMS.snapshot(place, list_before)
+        if journal is None or key is None:
+            return self._create_once(args, location, place)
+        interrupted = journal.interrupted(key)
+        if interrupted is not None:
+            found = self._finish(interrupted, args, place, journal)
+            if found is not None:
+                journal.made(key, landing, found[0], self._journaled(found[1]))
+                return found
+        journal.intent(key, landing, self._journaled(args.model_dump(mode="json")))
+        try:
+            id_, live = self._create_once(args, location, place)
+        except WebhookError as exc:
+            if not (isinstance(exc, TransientError) and exc.maybe_committed):
+                journal.dropped(key)  # answered: nothing was made
+            raise
+        journal.made(key, landing, id_, self._journaled(live))
+        return id_, live
+
+    def _journaled(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """What the journal may hold: no secret, nothing write-only."""
+        hidden = {*self.secret_properties, *self.write_only}
+        return {k: v for k, v in values.items() if k not in hidden}
+
+    def _finish(
+        self, intent: Intent, args: ArgsT, place: tuple[str, str | None], journal: Journal
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The webhook an interrupted create of this resource made, brought to ``args``; None
+        when it made none (or it is gone since)."""
+        if intent.made is not None:
+            live = self.api_read(intent.made, {**args.model_dump(), **intent.outs})
+            if live is None or not _CLAIMS.take(place, intent.made, new_only=False):
+                return None
+            return self._recovered(intent.made, args, {**intent.outs, **live})
+        try:
+            intended = self.args_model.model_validate({**args.model_dump(), **intent.fields})
+        except ValidationError:
+            intended = args
+        matches = dict(self.api_matches(intended))  # type: ignore[arg-type]
+        for id_ in journal.unexplained(intent, matches):
+            if _CLAIMS.take(place, id_, new_only=False):
+                return self._recovered(id_, args, matches[id_])
+        return None
+
+    def _create_once(
+        self, args: ArgsT, location: str | None, place: tuple[str, str | None]
+    ) -> tuple[str, dict[str, Any]]:
         """Create; after a lost answer, take what it made, and send again only when nothing is found."""
         policy = RetryPolicy.from_env()
         deadline = time.monotonic() + policy.deadline
-        place = self._place(location)
-        _CLAIMS.snapshot(place, self.api_list)
         attempt = 0
         while True:
             _CLAIMS.sending(place, +1)
@@ -498,16 +614,13 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         # The list calls behind api_matches are retried by the client itself.
         for id_, live in self.api_matches(args):
             if _CLAIMS.take(place, id_):
-                return id_, self._converge(id_, args, live)
+                return self._recovered(id_, args, live)
         return None
 
     def _differs(self, args: ArgsT, live: Mapping[str, Any]) -> bool:
-        declared = args.model_dump()
-        return any(
-            name in live and self._normalised(name, live[name]) != declared[name]
-            for name in declared
-            if name != self.adopt_argument and name not in self.write_only
-        ) or any(declared.get(name) is not None for name in self.write_only)
+        return bool(self.differences(args, live)) or any(
+            args.model_dump().get(name) is not None for name in self.write_only
+        )
 
 
 class _Claims:
@@ -642,10 +755,12 @@ class WebhookResource(Resource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         account: str | None = None,
+        _lookup: bool = False,
     ) -> None:
         provider = self._provider_class()
-        kind = f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"
-        _DECLARATIONS.declare(kind, account, provider, resource_name, props)
+        kind = self._kind()
+        if not _lookup:
+            _DECLARATIONS.declare(kind, account, provider, resource_name, props)
         props = {**props, ACCOUNT_ARGUMENT: account}
         for name in provider.secret_properties:
             if props.get(name) is not None:
@@ -654,5 +769,53 @@ class WebhookResource(Resource):
             props.setdefault(name, None)
         if provider.connection_spec is not None:
             props.setdefault(LOCATION_OUTPUT, None)
+        if not _lookup:
+            parent = opts.parent if opts is not None else None
+            props[URN_INPUT] = pulumi.create_urn(resource_name, f"pulumi-webhooks:{kind}", parent=parent)
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=list(provider.secret_properties))
         super().__init__(provider, resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))
+        if not _lookup and pulumi.runtime.is_dry_run():
+            notice = self._takeover_notice(provider, props)
+            if notice is not None:
+                # A resource the stack holds already has a known id at preview: only a create is told.
+                self.id.apply(lambda id_: self._warn_new(id_, notice), run_with_unknowns=True)
+
+    @classmethod
+    def _kind(cls) -> str:
+        return f"{cls.__module__.rsplit('.', 1)[-1]}.{cls.__name__}"
+
+    def _warn_new(self, id_: Any, notice: str) -> None:
+        if not id_ or is_unknown(id_):
+            pulumi.log.warn(notice, resource=self)
+
+    def _takeover_notice(self, provider: WebhookProvider[Any], props: Mapping[str, Any]) -> str | None:
+        """What the preview tells of a create that takes over an existing webhook."""
+        adopt = props.get(provider.adopt_argument) if provider.adopt_argument else None
+        if adopt is None:
+            return None
+        named = repr(adopt) if isinstance(adopt, str) else f"the one its {provider.adopt_argument} names"
+        return (
+            f"{self._kind()} adopts the existing {provider.noun} {named}: `pulumi up` takes it over as it is, "
+            "and fails, listing the fields that differ, if it is not what this declaration says"
+        )
+
+    @classmethod
+    def get(
+        cls,
+        resource_name: str,
+        id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        account: str | None = None,
+    ) -> Self:
+        """Look up an existing webhook by id, read-only: the stack records what it reads and
+        never changes or deletes it. ``account`` selects the settings to read it with."""
+        provider = cls._provider_class
+        props: dict[str, Any] = {name: None for name in provider.args_model.model_fields}
+        props[LOOKUP_INPUT] = True
+        resource = cls.__new__(cls)
+        WebhookResource.__init__(
+            resource, resource_name, props, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)),
+            account=account, _lookup=True,
+        )
+        return resource

@@ -71,7 +71,10 @@ def _use_sandbox(args: argparse.Namespace) -> int:
 def _discover(args: argparse.Namespace) -> int:
     from .discover import discover
 
-    return discover(args.provider, out=sys.stdout, account=args.account, stack=args.stack, read_stack=True)
+    return discover(
+        args.provider, out=sys.stdout, account=args.account, stack=args.stack, read_stack=True,
+        exclude_stacks=args.exclude_stack or (),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     discover.add_argument("provider", choices=["kotanipay", "velafi", "safepay", "spritz", "phonepe"])
     discover.add_argument("--account", help="the account whose settings to use (<ns>:accounts.<name>.*)")
     discover.add_argument("--stack", help="the stack whose config to read (default: the selected one)")
+    discover.add_argument(
+        "--exclude-stack", action="append", metavar="STACK",
+        help="leave out the webhooks this stack already holds (repeatable)",
+    )
     discover.set_defaults(run=_discover)
 
     args = parser.parse_args(argv)

@@ -6,9 +6,14 @@ already has (with the same connection settings as the resources: the selected
 stack's config, read with ``pulumi config``, then environment variables; with
 ``--account``, that account's) and prints Python that declares it
 exactly as it is, so the next ``pulumi up`` adds it to the state without
-changing it remotely. Secret values are never printed: they are read from
-stack config, and the ``pulumi config set --secret`` commands to run are
-printed with placeholders.
+changing it remotely (adoption refuses a webhook that differs from its
+declaration), and a preview after it shows no change. Each declaration is
+``protect=True``: the webhooks were live before Pulumi knew them, so a
+``pulumi destroy`` or a deleted line must not remove them without a deliberate
+``pulumi state unprotect``. ``--exclude-stack`` leaves out the webhooks a stack
+already holds. Secret values are never printed: they are read from stack
+config, and the ``pulumi config set --secret`` commands to run are printed
+with placeholders.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from ._config import check_account_name, for_account, set_stack_config
@@ -57,6 +62,22 @@ def stack_config(stack: str | None = None) -> dict[str, str] | None:
     return {key: str(entry.get("value", "")) for key, entry in entries.items() if isinstance(entry, dict)}
 
 
+def held_by(stack: str, provider: str) -> set[str]:
+    """The ids of ``provider``'s webhooks that ``stack`` holds (from ``pulumi stack export``)."""
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        raise WebhookError("--exclude-stack needs the pulumi CLI on PATH")
+    done = subprocess.run([pulumi, "stack", "export", "--stack", stack], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise WebhookError(f"pulumi stack export --stack {stack} failed: {done.stderr.strip()}")
+    deployment = json.loads(done.stdout or "{}").get("deployment") or {}
+    kind = f"pulumi-python:dynamic/{provider}:{RESOURCES[provider]}"
+    return {
+        str(r["id"]) for r in deployment.get("resources") or []
+        if r.get("type") == kind and r.get("id")
+    }
+
+
 def declaration(
     provider: str, webhook_id: str, props: Mapping[str, Any], account: str | None = None
 ) -> tuple[str, list[str]]:
@@ -67,7 +88,7 @@ def declaration(
     var = _identifier(f"{provider}_{webhook_id}")[:60]
     lines = [f"{var} = {provider}.{resource.__name__}(", f"    {f'{provider}-{webhook_id}'!r},"]
     commands: list[str] = []
-    for name in provider_cls.args_model.model_fields:
+    for name, info in provider_cls.args_model.model_fields.items():
         if name == provider_cls.adopt_argument:
             lines.append(f"    {name}={webhook_id!r},")
             continue
@@ -76,6 +97,10 @@ def declaration(
             if name in props and props[name] is not None:
                 lines.append(f"    {name}=config.require_secret({key!r}),")
                 commands.append(f"pulumi config set --secret {key} '<current {name}>'")
+            elif info.is_required():
+                # Write-only and required (Kotani's secret): adoption writes it, so it must be chosen.
+                lines.append(f"    {name}=config.require_secret({key!r}),  # never returned: `up` sets it")
+                commands.append(f"pulumi config set --secret {key} '<the {name} to set>'")
             else:
                 lines.append(f"    # {name}: never returned by the provider; declare it to set it")
             continue
@@ -83,6 +108,7 @@ def declaration(
             lines.append(f"    {name}={props[name]!r},")
     if account:
         lines.append(f"    account={account!r},")
+    lines.append("    opts=pulumi.ResourceOptions(protect=True),")
     lines.append(")")
     return "\n".join(lines), commands
 
@@ -95,6 +121,7 @@ def discover(
     stack: str | None = None,
     err: TextIO | None = None,
     read_stack: bool = False,
+    exclude_stacks: Sequence[str] = (),
 ) -> int:
     """Print adoption declarations for every webhook of ``provider``; 0 on success.
 
@@ -112,10 +139,16 @@ def discover(
                 print("pulumi-webhooks discover: no Pulumi stack here; using environment variables only", file=err)
         with for_account(account):
             found: list[tuple[str, dict[str, Any]]] = module.list_webhooks()
+        held = set().union(*(held_by(name, provider) for name in exclude_stacks))
     except (WebhookError, ValueError) as exc:
         print(f"pulumi-webhooks discover: {exc}", file=err)
         return 1
+    skipped = [webhook_id for webhook_id, _ in found if webhook_id in held]
+    found = [(webhook_id, props) for webhook_id, props in found if webhook_id not in held]
     print(f"# {len(found)} existing {provider} webhook(s); paste into your Pulumi program.", file=out)
+    if skipped:
+        print(f"# Left out, held by {', '.join(exclude_stacks)}: {', '.join(skipped)}", file=out)
+    print("# protect=True: `pulumi destroy` keeps them until `pulumi state unprotect` says otherwise.", file=out)
     print("import pulumi\n", file=out)
     print(f"from pulumi_webhooks import {provider}\n", file=out)
     print("config = pulumi.Config()\n", file=out)

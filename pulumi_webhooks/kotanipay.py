@@ -11,6 +11,11 @@ setting of the account its API key belongs to; its id is the integrator id.
 
 - **create** takes the setting over: it reads what is there (kept in the
   ``original_url`` / ``original_events`` outputs) and PATCHes the declared one.
+  This is the exception to the rule that adoption never writes (the other
+  resources' ``webhook_id``): the account always has its one setting, so there
+  is nothing to create, and the secret is write-only, so a setting can never be
+  shown to match a declaration. Preview says so (a warning on the resource),
+  and destroy puts back what create found.
 - **update** PATCHes in place; no argument replaces the resource.
 - **destroy** puts back the URL and events found at create, but only while the
   live setting is still the one this resource set; a setting changed since (in
@@ -506,7 +511,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         body = UpdateIntegratorWebhookDto.model_construct(webhook_url=url, webhook_events=events)
         _patch_setting(client, body, "restore integrator webhook setting")
 
-    def api_list(self) -> list[str] | None:
+    def api_list(self, args: IntegratorWebhookArgs) -> list[str] | None:
         # One setting per account, present before any create: a list cannot tell
         # a setting a lost create made from one that was there already.
         return None
@@ -550,8 +555,11 @@ class IntegratorWebhook(WebhookResource, module="kotanipay", name="IntegratorWeb
     """The webhook setting of a Kotani Pay integrator account (one per account).
 
     Create takes over the account's existing setting (there is no create call)
-    and destroy puts back the URL and events found then (there is no delete
-    call), but only while the live setting is still the one this resource set;
+    and writes the declared one: unlike adoption by ``webhook_id`` elsewhere,
+    it cannot take the setting over unchanged, because the secret Kotani never
+    returns cannot be compared; preview warns of the takeover. Destroy puts
+    back the URL and events found then (there is no delete call), but only
+    while the live setting is still the one this resource set;
     with nothing found at create, destroy leaves the setting as it is. The
     secret found then cannot be restored. Nothing replaces: every change is a
     PATCH in place. ``secret`` is stored as a Pulumi secret and is
@@ -567,6 +575,13 @@ class IntegratorWebhook(WebhookResource, module="kotanipay", name="IntegratorWeb
     original_events: pulumi.Output[list[str]]
 
     _provider_class = IntegratorWebhookProvider
+
+    def _takeover_notice(self, provider: Any, props: Mapping[str, Any]) -> str | None:
+        return (
+            "kotanipay.IntegratorWebhook takes over the account's one webhook setting: `pulumi up` writes the "
+            "declared URL, events and secret over what is set there (Kotani never returns the secret, so the "
+            "setting cannot be taken over unchanged) and destroy puts back the URL and events it found"
+        )
 
     def __init__(
         self,

@@ -467,7 +467,7 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
                 return  # already gone, however PhonePe words it
             raise
 
-    def api_list(self) -> list[str] | None:
+    def api_list(self, args: WebhookArgs) -> list[str] | None:
         return [hook.id for hook in _pages(_client())]
 
     def api_matches(self, args: WebhookArgs) -> list[tuple[str, dict[str, Any]]]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -318,22 +317,6 @@ def _still_listed(exc: ApiError, aggregator: str, webhook_id: str) -> ApiError:
     )
 
 
-#: Per (base URL, aggregator): the endpoint ids it held before this process's first create
-#: there. Creates may name any aggregator the key opens, while the lifecycle's own snapshot
-#: (``api_list``) covers only the configured one; a lost create takes none of these.
-_HELD_BEFORE: dict[tuple[str, str], frozenset[str]] = {}
-_HELD_LOCK = threading.Lock()
-
-
-def _held_before(client: ApiClient, aggregator: str) -> frozenset[str]:
-    place = (client.connection.base_url, aggregator)
-    with _HELD_LOCK:
-        # Held through the listing, so concurrent first creates see one snapshot.
-        if place not in _HELD_BEFORE:
-            _HELD_BEFORE[place] = frozenset(e.token for e in _endpoints(client, aggregator))
-        return _HELD_BEFORE[place]
-
-
 # -- provider ---------------------------------------------------------------------------------
 
 
@@ -376,7 +359,6 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         aggregator = args.aggregator_id or _configured_aggregator()
         body = CreateWebhook.model_validate(args.model_dump(include=set(CreateWebhook.model_fields)))
         client = _client()
-        _held_before(client, aggregator)  # before the first create there, for a lost answer
         response = client.request("create webhook", "POST", _collection(aggregator), json_body=body.model_dump())
         data = client.parse(EndpointResponse, response, "create webhook").data
         secret = data.secret or data.endpoint.secret
@@ -435,42 +417,35 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
             if _listed(client, aggregator, id_):
                 raise _still_listed(exc, aggregator, id_) from None
 
-    def api_list(self) -> list[str] | None:
-        """The endpoint ids of the configured aggregator (None when none is configured:
-        every create then names its aggregator, which ``api_create`` lists itself)."""
-        value = CONNECTION.resolve().get("aggregatorId")
-        if not value:
-            return None
-        return sorted(_held_before(_client(), _configured_aggregator()))
+    def api_list(self, args: RaastWebhookArgs) -> list[str] | None:
+        """The endpoint ids of the aggregator a create of ``args`` lands in."""
+        return [e.token for e in _endpoints(_client(), args.aggregator_id or _configured_aggregator())]
+
+    def landing(self, props: Mapping[str, Any]) -> str:
+        # Creates may name any aggregator the key opens: each has its own list.
+        return self._stored_aggregator(props)
 
     def api_matches(self, args: RaastWebhookArgs) -> list[tuple[str, dict[str, Any]]]:
         """Endpoints a create of ``args`` can have made, oldest first: same URL, events and
-        description, in the aggregator it was sent to, and not held before this process's
-        first create there."""
+        description, in the aggregator it was sent to."""
         aggregator = args.aggregator_id or _configured_aggregator()
-        client = _client()
-        before = _held_before(client, aggregator)
         matches = [
-            e for e in _endpoints(client, aggregator)
-            if e.token not in before
-            and e.url == args.url
+            e for e in _endpoints(_client(), aggregator)
+            if e.url == args.url
             and e.event_types() == sorted(set(args.event_types))
             and (e.description or "") == args.description
         ]
         matches.sort(key=lambda e: e.created_at or "")  # a stable sort keeps list order on ties
         return [(e.token, _live(e, aggregator)) for e in matches]
 
-    def _take_made(
-        self, place: tuple[str, str | None], args: RaastWebhookArgs
-    ) -> tuple[str, dict[str, Any]] | None:
-        found = super()._take_made(place, args)
-        if found is None or "secret" in found[1]:
+    def _recovered(self, id_: str, args: RaastWebhookArgs, live: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        found = super()._recovered(id_, args, live)
+        if "secret" in found[1]:
             return found
-        # Made by this process moments ago and never used, yet listed without its signing
+        # Made by this resource and never used, yet listed without its signing
         # secret: a rotation is the only way to learn one.
-        id_, live = found
-        aggregator = live.get("effective_aggregator_id") or args.aggregator_id or _configured_aggregator()
-        return id_, {**live, **self._rotate(_client(), aggregator, id_)}
+        aggregator = found[1].get("effective_aggregator_id") or args.aggregator_id or _configured_aggregator()
+        return id_, {**found[1], **self._rotate(_client(), aggregator, id_)}
 
     @staticmethod
     def _gone_or(exc: ApiError, client: ApiClient, aggregator: str, id_: str) -> ApiError:

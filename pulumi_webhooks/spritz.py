@@ -424,7 +424,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
                 raise ApiError("Spritz", "delete webhook", status=response.status_code,
                                message=f"webhook {id_} was not deleted")
 
-    def api_list(self) -> list[str] | None:
+    def api_list(self, args: IntegratorWebhookArgs) -> list[str] | None:
         return [w.id for w in _list(_client())]
 
     def api_matches(self, args: IntegratorWebhookArgs) -> list[tuple[str, dict[str, Any]]]:

@@ -440,7 +440,7 @@ class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
         if not deleted:
             raise ApiError("VelaFi", operation, status=None, code=None, message="VelaFi answered result: false")
 
-    def api_list(self) -> list[str] | None:
+    def api_list(self, args: WebhookArgs) -> list[str] | None:
         return [hook.webhook_id for hook in _live_webhooks(_client())]
 
     def api_matches(self, args: WebhookArgs) -> list[tuple[str, dict[str, Any]]]:

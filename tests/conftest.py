@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from pulumi_webhooks import _config, _http, _lifecycle
+from pulumi_webhooks import _config, _http, _journal, _lifecycle
 from pulumi_webhooks.sandbox import Sandbox, SandboxServer, SandboxTransport
 
 from .helpers import SANDBOX_URL, sandbox_client
@@ -25,14 +26,17 @@ BASELINE_SETTINGS = {
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test sees the developer's provider settings or a previous test's clients."""
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test sees the developer's provider settings, a previous test's clients or its
+    create journal."""
     import os
 
     for name in list(os.environ):
         if name.split("_", 1)[0] in {"KOTANIPAY", "VELAFI", "SAFEPAY", "SPRITZ", "PHONEPE"}:
             monkeypatch.delenv(name)
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "5")
+    monkeypatch.setenv(_journal.JOURNAL_DIR_ENV, str(tmp_path / "journal"))
+    _journal.forget_journals()
     # Settings that pass `check` (which fails preview on a missing credential), pointing at a
     # loopback port nothing listens on: a test that forgets the sandbox fails fast, offline.
     for name, value in BASELINE_SETTINGS.items():

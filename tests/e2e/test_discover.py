@@ -6,6 +6,8 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 from pulumi_webhooks import _config, _http, phonepe, safepay, spritz, velafi
 from pulumi_webhooks.discover import discover
 from pulumi_webhooks.sandbox import SandboxServer
@@ -38,7 +40,7 @@ def make_out_of_band(server: SandboxServer) -> None:
 
 
 def test_discover_then_up_adopts_without_writing(
-    tmp_path: Path, sandbox_server: SandboxServer, engine_stack: StackFactory
+    tmp_path: Path, sandbox_server: SandboxServer, engine_stack: StackFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_out_of_band(sandbox_server)
     _config.set_stack_config(sandbox_server.sandbox.stack_config())
@@ -72,5 +74,24 @@ def test_discover_then_up_adopts_without_writing(
     assert changes(stack.up()) == {"create": 5}  # 4 webhooks enter the state, plus the stack
     assert stack.writes(mark) == [], "adoption wrote to a provider"
     assert changes(stack.preview()) == {}
+    adopted = stack.resources("Webhook")
+    assert len(adopted) == 4 and all(r.get("protect") is True for r in adopted)
+
+    # A second discover, for what this stack does not hold yet, prints nothing to adopt twice.
+    for key, value in {**stack.stack.workspace.env_vars, "PULUMI_HOME": str(stack.stack.workspace.pulumi_home),
+                       "PATH": stack.stack.workspace.env_vars["PATH"]}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(project)
+    _config.set_stack_config(sandbox_server.sandbox.stack_config())
+    try:
+        out = io.StringIO()
+        assert discover("phonepe", out=out, exclude_stacks=["test"]) == 0
+    finally:
+        _http.clear_clients()
+        _config.set_stack_config({})
+    held_id = stack.only_webhook("phonepe")["id"]
+    assert "# 0 existing phonepe webhook(s)" in out.getvalue()
+    assert f"# Left out, held by test: {held_id}" in out.getvalue()
+    assert "phonepe.Webhook(" not in out.getvalue()
     assert {p: len(stack.webhooks(p)) for p in ("phonepe", "velafi", "safepay", "spritz")} == {
         "phonepe": 1, "velafi": 1, "safepay": 1, "spritz": 1}

@@ -128,13 +128,20 @@ def test_adoption_by_webhook_id_creates_nothing(engine_stack: StackFactory) -> N
                  "Content-Type": "application/json"},
     ).raise_for_status().json()
 
-    stack.set_program(program(events=["payment.completed"], webhook_id=existing["id"]))
+    stack.set_program(program(events=["payment.created"], webhook_id=existing["id"]))
     mark = stack.last_seq()
     assert changes(stack.up()) == {"create": 2}
-    assert stack.write_calls(mark, "spritz") == [("PATCH", f"/spritz/v1/integrator/webhooks/{existing['id']}")]
-    assert stack.only_webhook("spritz") == {**existing, "events": ["payment.completed"]}
+    assert stack.write_calls(mark, "spritz") == []
+    assert stack.only_webhook("spritz") == existing
     assert stack.outputs()["webhook_id"] == existing["id"]
     assert changes(stack.preview()) == {}
+
+    # After adoption, a change is an update the preview shows.
+    stack.set_program(program(events=["payment.completed"], webhook_id=existing["id"]))
+    assert changes(stack.preview()) == {"update": 1}
+    assert changes(stack.up()) == {"update": 1}
+    assert stack.write_calls(mark, "spritz") == [("PATCH", f"/spritz/v1/integrator/webhooks/{existing['id']}")]
+    assert stack.only_webhook("spritz") == {**existing, "events": ["payment.completed"]}
 
     assert changes(stack.destroy()) == {"delete": 2}
     assert stack.webhooks("spritz") == []

@@ -17,9 +17,16 @@ from pulumi_webhooks._config import (
     set_stack_config,
     stack_config_value,
 )
-from pulumi_webhooks._errors import ConfigurationError, InputError, NotFoundError, TransientError, WebhookError
+from pulumi_webhooks._errors import (
+    AdoptionError,
+    ConfigurationError,
+    InputError,
+    NotFoundError,
+    TransientError,
+    WebhookError,
+)
 from pulumi_webhooks._fields import HttpsUrl, Payload, event_list
-from pulumi_webhooks._lifecycle import UNKNOWN, WebhookProvider, validate_fields
+from pulumi_webhooks._lifecycle import UNKNOWN, WebhookProvider, reset_claims, validate_fields
 
 from ..helpers import failures_by_field
 
@@ -191,14 +198,36 @@ def test_gone_is_gone(toy: ToyProvider) -> None:
         toy.update("wh_1", created.outs, {"url": "https://b.example"})
 
 
-def test_adoption_reads_then_converges_without_creating(toy: ToyProvider) -> None:
+def test_adoption_takes_over_only_what_matches_and_lists_every_difference(toy: ToyProvider) -> None:
     ToyProvider.remote["wh_7"] = {"url": "https://old.example", "events": [], "region": "eu", "created_at": "t"}
-    created = toy.create({"url": "https://new.example", "events": ["order.paid"], "webhook_id": "wh_7"})
-    assert created.id == "wh_7"
-    assert list(ToyProvider.remote) == ["wh_7"]
-    assert ToyProvider.remote["wh_7"]["url"] == "https://new.example"
+    with pytest.raises(AdoptionError) as caught:
+        toy.create({"url": "https://new.example", "events": ["order.paid"], "webhook_id": "wh_7"})
+    assert caught.value.differences == [
+        ("url", "https://old.example", "https://new.example"), ("events", [], ["order.paid"])]
+    message = str(caught.value)
+    assert "url: live 'https://old.example', declared 'https://new.example'" in message
+    assert "events: live [], declared ['order.paid']" in message
+    assert "run `pulumi up` to adopt it, then change the declaration" in message
+    assert ToyProvider.remote == {"wh_7": {"url": "https://old.example", "events": [], "region": "eu",
+                                           "created_at": "t"}}, "a refused adoption wrote"
+    reset_claims()  # the next `up`, declaring what is live
+    adopted = toy.create({"url": "https://old.example", "webhook_id": "wh_7"})
+    assert adopted.id == "wh_7" and adopted.outs["url"] == "https://old.example"
     with pytest.raises(NotFoundError, match="does not exist"):
         toy.create({"url": "https://new.example", "webhook_id": "wh_404"})
+
+
+def test_a_differing_secret_is_named_without_its_values(toy: ToyProvider) -> None:
+    class ReadableSecret(ToyProvider):
+        secret_properties = ("secret", "region")
+
+    ToyProvider.remote["wh_7"] = {"url": "https://a.example", "events": [], "region": "us-live-value",
+                                  "created_at": "t"}
+    with pytest.raises(AdoptionError) as caught:
+        ReadableSecret().create({"url": "https://a.example", "region": "eu", "webhook_id": "wh_7"})
+    message = str(caught.value)
+    assert "region: the live and declared values differ (a secret: neither is shown)" in message
+    assert "us-live-value" not in message and "'eu'" not in message
 
 
 def test_one_webhook_is_adopted_by_one_resource_per_update(toy: ToyProvider) -> None:
@@ -209,7 +238,7 @@ def test_one_webhook_is_adopted_by_one_resource_per_update(toy: ToyProvider) -> 
     assert ToyProvider.remote["wh_7"]["url"] == "https://a.example"
 
 
-def test_adoption_reads_with_the_declaration_and_updates_with_it_under_what_was_read(toy: ToyProvider) -> None:
+def test_adoption_reads_with_the_declaration_and_writes_nothing(toy: ToyProvider) -> None:
     reads: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
 
@@ -222,14 +251,20 @@ def test_adoption_reads_with_the_declaration_and_updates_with_it_under_what_was_
             updates.append(dict(olds))
             return super().api_update(id_, olds, args)
 
-    ToyProvider.remote["wh_7"] = {"url": "https://old.example", "events": [], "region": "eu", "created_at": "t"}
-    Spy().create({"url": "https://new.example", "events": ["order.paid"], "secret": "s3cr3t!", "webhook_id": "wh_7"})
-    declared = {"url": "https://new.example", "events": ["order.paid"], "secret": "s3cr3t!", "region": "eu",
+    ToyProvider.remote["wh_7"] = {"url": "https://a.example", "events": ["order.paid"], "region": "eu",
+                                  "created_at": "t"}
+    created = Spy().create({"url": "https://a.example", "events": ["order.paid"], "secret": "s3cr3t!",
+                            "webhook_id": "wh_7"})
+    declared = {"url": "https://a.example", "events": ["order.paid"], "secret": "s3cr3t!", "region": "eu",
                 "webhook_id": "wh_7"}
     assert reads == [declared]
-    # What was read wins; declared arguments the API does not return are kept, write-only ones are not.
-    assert updates == [{"url": "https://old.example", "events": [], "region": "eu", "created_at": "t",
+    # A write-only argument cannot be compared: it is the one thing adoption sets.
+    assert updates == [{"url": "https://a.example", "events": ["order.paid"], "region": "eu", "created_at": "t",
                         "webhook_id": "wh_7"}]
+    assert created.outs["secret"] == "s3cr3t!"
+    reset_claims()
+    Spy().create({"url": "https://a.example", "events": ["order.paid"], "webhook_id": "wh_7"})
+    assert len(updates) == 1, "adopting what matches, with nothing write-only declared, wrote"
 
 
 def test_create_refuses_invalid_input_without_calling_the_api(toy: ToyProvider) -> None:
@@ -284,7 +319,7 @@ def test_a_secret_failure_never_shows_its_value(toy: ToyProvider) -> None:
 
 
 class ListingToy(ToyProvider):
-    def api_list(self) -> list[str] | None:
+    def api_list(self, args: ToyArgs) -> list[str] | None:
         return list(self.remote)
 
 

@@ -853,8 +853,8 @@ def test_a_patch_that_keeps_failing_stops_the_create_without_a_fresh_one(
 def test_list_and_matches_recover_only_the_declared_setting(
     sandbox: Sandbox, provider: IntegratorWebhookProvider
 ) -> None:
-    assert provider.api_list() is None  # a singleton that exists before any create
     args = provider.args_model.model_validate(declared())
+    assert provider.api_list(args) is None  # a singleton that exists before any create
     assert provider.api_matches(args) == []
     created = create(provider, declared())
     [(found_id, live)] = provider.api_matches(args)
@@ -891,6 +891,10 @@ def test_discover_prints_a_declaration_without_secrets(sandbox: Sandbox, provide
     text = out.getvalue()
     assert "kotanipay.IntegratorWebhook(" in text and repr(URL) in text
     assert SECRET not in text
+    # The secret is required and never returned: the declaration reads one the user chooses.
+    assert "secret=config.require_secret(" in text and "never returned: `up` sets it" in text
+    assert "opts=pulumi.ResourceOptions(protect=True)" in text
+    compile(text, "<discover>", "exec")  # valid Python as printed
 
 
 # -- the resource --------------------------------------------------------------------------
@@ -927,6 +931,7 @@ def test_the_resource_builds_wraps_the_secret_and_pickles_by_reference() -> None
     [args] = resources
     assert args.typ == "pulumi-python:dynamic/kotanipay:IntegratorWebhook"
     inputs = {k: v for k, v in args.inputs.items() if k != PROVIDER_KEY}
+    assert inputs.pop("__urn") == "urn:pulumi:stack::project::pulumi-webhooks:kotanipay.IntegratorWebhook::kotani"
     # The secret reaches the engine in its secret envelope, never as plain text.
     assert inputs.pop("secret") == {pulumi.runtime.rpc._special_sig_key: pulumi.runtime.rpc._special_secret_sig,
                                     "value": SECRET}

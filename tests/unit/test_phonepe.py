@@ -16,6 +16,7 @@ import pytest
 
 from pulumi_webhooks import _config, _http, _lifecycle, phonepe
 from pulumi_webhooks._errors import (
+    AdoptionError,
     ApiError,
     AuthenticationError,
     ConfigurationError,
@@ -672,12 +673,18 @@ def test_adopting_an_identical_webhook_writes_nothing(sandbox: Sandbox, provider
     assert len(remote(sandbox)) == 1
 
 
-def test_adopting_a_different_webhook_updates_it(sandbox: Sandbox, provider: PhonePeWebhookProvider) -> None:
+def test_adopting_a_different_webhook_fails_without_showing_the_password(
+    sandbox: Sandbox, provider: PhonePeWebhookProvider
+) -> None:
     existing = made(provider, dict(ARGS)).id
     _lifecycle.reset_claims()  # a later operation adopts what an earlier one made
-    adopted = made(provider, {**ARGS, "password": "Adopt3dPass", "webhook_id": existing})
-    assert adopted.id == existing
-    assert remote(sandbox)[existing]["password"] == "Adopt3dPass"
+    with pytest.raises(AdoptionError) as caught:
+        made(provider, {**ARGS, "password": "Adopt3dPass", "description": "refunds", "webhook_id": existing})
+    message = str(caught.value)
+    assert "description: live 'orders', declared 'refunds'" in message
+    assert "password: the live and declared values differ" in message
+    assert "Adopt3dPass" not in message and ARGS["password"] not in message
+    assert remote(sandbox)[existing]["password"] == ARGS["password"]
     with pytest.raises(NotFoundError, match="does not exist"):
         made(provider, {**ARGS, "webhook_id": "CF0000000000000000000000"})
 
@@ -709,9 +716,10 @@ def test_changing_such_a_webhook_reports_what_phonepe_answers(
 ) -> None:
     # The webhook API pages say letters and digits only, and the sandbox holds every body to them.
     existing = dashboard_webhook(sandbox, provider, "merchant_01")
+    adopted = made(provider, {**ARGS, "username": "merchant_01", "webhook_id": existing})
     with pytest.raises(ApiError) as caught:
-        made(provider, {**ARGS, "username": "merchant_01", "url": "https://hooks.example.com/v2",
-                        "webhook_id": existing})
+        provider.update(existing, adopted.outs, {**ARGS, "username": "merchant_01",
+                                                 "url": "https://hooks.example.com/v2", "webhook_id": existing})
     error = caught.value
     assert type(error) is ApiError and (error.status, error.code) == (400, "BAD_REQUEST")
     assert "username" in str(error) and ARGS["password"] not in str(error)

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from pulumi_webhooks import _config, _http, safepay
+from pulumi_webhooks import _config, _http, _lifecycle, safepay
 from pulumi_webhooks._errors import (
+    AdoptionError,
     ApiError,
     AuthenticationError,
     ConfigurationError,
@@ -39,14 +40,6 @@ OTHER_AGG = "agg_00000000-0000-4000-8000-000000000000"
 @pytest.fixture
 def provider() -> RaastWebhookProvider:
     return RaastWebhookProvider()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_process() -> Iterator[None]:
-    # Each test is a new provider process: no aggregator listed before its first create.
-    safepay._HELD_BEFORE.clear()
-    yield
-    safepay._HELD_BEFORE.clear()
 
 
 def checked(provider: RaastWebhookProvider, **news: Any) -> dict[str, Any]:
@@ -721,17 +714,20 @@ def test_adopt_without_changes_writes_nothing(sandbox: Sandbox, provider: RaastW
     assert len(sandbox.apps["safepay"].data["endpoints"]) == 1
 
 
-def test_adopt_with_changes_updates_in_the_declared_aggregator(
+def test_adopt_in_the_declared_aggregator_takes_it_as_it_is(
     sandbox: Sandbox, provider: RaastWebhookProvider
 ) -> None:
-    made = _make_remote(sandbox, SANDBOX_SECOND_AGGREGATOR_ID)
+    made = _make_remote(sandbox, SANDBOX_SECOND_AGGREGATOR_ID, description="legacy")
     id_ = made["endpoint"]["token"]
+    with pytest.raises(AdoptionError, match="description: live 'legacy', declared 'adopted'"):
+        provider.create(checked(provider, webhook_id=id_, aggregator_id=SANDBOX_SECOND_AGGREGATOR_ID,
+                                description="adopted"))
+    _lifecycle.reset_claims()
     adopted = provider.create(checked(provider, webhook_id=id_, aggregator_id=SANDBOX_SECOND_AGGREGATOR_ID,
-                                      description="adopted", rotation="r"))
-    assert remote(sandbox, id_)["description"] == "adopted"
-    assert remote(sandbox, id_)["secret_version"] == 1
+                                      description="legacy", rotation="r"))
+    assert remote(sandbox, id_)["secret_version"] == 1  # a first rotation value is not a rotation
     assert outs(adopted)["effective_aggregator_id"] == SANDBOX_SECOND_AGGREGATOR_ID
-    assert [m for m, _ in writes(sandbox)] == ["POST", "PUT"]
+    assert [m for m, _ in writes(sandbox)] == ["POST"]  # only the webhook's own making
 
 
 def test_adopt_a_missing_webhook_fails(sandbox: Sandbox, provider: RaastWebhookProvider) -> None:
@@ -765,26 +761,26 @@ def test_api_list_pages_through_the_configured_aggregator(
     monkeypatch.setattr(safepay, "PAGE_SIZE", 2)
     made = [_make_remote(sandbox, url=f"{URL}/{i}")["endpoint"]["token"] for i in range(5)]
     _make_remote(sandbox, SANDBOX_SECOND_AGGREGATOR_ID)
-    assert provider.api_list() == sorted(made)
+    assert sorted(provider.api_list(provider._args(checked(provider)))) == sorted(made)
     assert len([e for e in sandbox.journal if e["method"] == "GET"]) == 3
     _config.set_stack_config({k: v for k, v in sandbox.stack_config().items() if k != "safepay:aggregatorId"})
-    assert provider.api_list() is None  # no configured aggregator: each create lists its own
+    second = provider._args(checked(provider, aggregator_id=SANDBOX_SECOND_AGGREGATOR_ID))
+    assert len(provider.api_list(second) or []) == 1  # each create lists the aggregator it names
 
 
-def test_api_matches_same_declaration_oldest_first_and_not_held_before(
+def test_api_matches_same_declaration_oldest_first_in_its_aggregator(
     sandbox: Sandbox, provider: RaastWebhookProvider
 ) -> None:
     before = _make_remote(sandbox, description="d")["endpoint"]["token"]
-    provider.api_list()  # the lifecycle's snapshot, before the first create
     first = _make_remote(sandbox, description="d")["endpoint"]["token"]
     _make_remote(sandbox, description="other")
     _make_remote(sandbox, url=f"{URL}/other", description="d")
     _make_remote(sandbox, SANDBOX_SECOND_AGGREGATOR_ID, description="d")
     second = _make_remote(sandbox, description="d")["endpoint"]["token"]
     found = provider.api_matches(provider._args(checked(provider, description="d")))
-    assert [id_ for id_, _ in found] == [first, second]
-    assert before not in [id_ for id_, _ in found]
-    id_, live = found[0]
+    # What was held before a create is left out by the lifecycle, which keeps that list.
+    assert [id_ for id_, _ in found] == [before, first, second]
+    id_, live = found[1]
     assert live["secret"] == remote(sandbox, id_)["secret"]
     assert live["effective_aggregator_id"] == SANDBOX_AGGREGATOR_ID
 

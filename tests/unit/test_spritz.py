@@ -19,6 +19,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_webhooks import _config, _http, _lifecycle, spritz, verify
 from pulumi_webhooks._errors import (
+    AdoptionError,
     ApiError,
     AuthenticationError,
     ConfigurationError,
@@ -684,7 +685,7 @@ def test_update_of_a_webhook_deleted_elsewhere_says_refresh(sandbox: Sandbox,
         hooks.update(created.id, outs(created), {"url": URL, "events": ["*"]})
 
 
-def test_adoption_creates_nothing_and_converges(sandbox: Sandbox, hooks: IntegratorWebhookProvider) -> None:
+def test_adoption_creates_nothing_and_refuses_to_rewrite(sandbox: Sandbox, hooks: IntegratorWebhookProvider) -> None:
     existing = hooks.create({"url": URL, "events": ["payment.created"]})
     _lifecycle.reset_claims()  # a later operation adopts what an earlier one made
     mark = len(sandbox.journal)
@@ -694,10 +695,10 @@ def test_adoption_creates_nothing_and_converges(sandbox: Sandbox, hooks: Integra
     assert outs(adopted)["webhook_id"] == existing.id
 
     _lifecycle.reset_claims()
-    converged = hooks.create({"url": URL, "events": ["onramp.completed"], "webhook_id": existing.id})
-    assert outs(converged)["events"] == ["onramp.completed"]
-    assert sandbox.apps["spritz"].webhooks()[0]["events"] == ["onramp.completed"]
-    assert all(m != "POST" for m, _ in spritz_calls(sandbox)[mark:])
+    with pytest.raises(AdoptionError, match=r"events: live \['payment.created'\], declared \['onramp.completed'\]"):
+        hooks.create({"url": URL, "events": ["onramp.completed"], "webhook_id": existing.id})
+    assert sandbox.apps["spritz"].webhooks()[0]["events"] == ["payment.created"]
+    assert all(m == "GET" for m, _ in spritz_calls(sandbox)[mark:])
     assert len(sandbox.apps["spritz"].webhooks()) == 1
 
 
@@ -706,9 +707,9 @@ def test_adoption_refuses_a_different_url_a_missing_id_and_a_disabled_webhook(
 ) -> None:
     existing = hooks.create({"url": URL, "events": []})
     _lifecycle.reset_claims()
-    with pytest.raises(InputError) as raised:
+    with pytest.raises(AdoptionError) as raised:
         hooks.create({"url": "https://elsewhere.example.com", "events": [], "webhook_id": existing.id})
-    assert raised.value.field == "url" and "cannot change the URL" in raised.value.rule
+    assert raised.value.field == "url" and "url: live 'https://" in str(raised.value)
     with pytest.raises(NotFoundError, match="wh_missing"):
         hooks.create({"url": URL, "events": [], "webhook_id": "wh_missing"})
     sandbox.apps["spritz"].edit(existing.id, {"disabled": True, "failureCount": 5})
@@ -839,8 +840,8 @@ def test_api_list_and_api_matches(sandbox: Sandbox, hooks: IntegratorWebhookProv
     disabled = hooks.create({"url": URL, "events": ["account.created", "payment.completed"]}).id
     second = hooks.create({"url": URL, "events": ["payment.completed", "account.created"]}).id
     sandbox.apps["spritz"].edit(disabled, {"disabled": True})
-    assert hooks.api_list() == [first, other_events, other_url, disabled, second]
     args = spritz.IntegratorWebhookArgs(url=URL, events=["payment.completed", "account.created"])
+    assert hooks.api_list(args) == [first, other_events, other_url, disabled, second]
     matches = hooks.api_matches(args)
     assert [id_ for id_, _ in matches] == [first, second]  # oldest first, the disabled one left out
     assert matches[0][1] == {"url": URL, "events": ["account.created", "payment.completed"],

@@ -18,10 +18,10 @@ import pytest
 
 from pulumi_webhooks import _config, _http, _lifecycle, discover, velafi, verify
 from pulumi_webhooks._errors import (
+    AdoptionError,
     ApiError,
     AuthenticationError,
     ConfigurationError,
-    InputError,
     NotFoundError,
     TransientError,
     WebhookError,
@@ -553,25 +553,26 @@ def test_adopt_by_webhook_id_creates_nothing(sandbox: Sandbox) -> None:
     assert len(app(sandbox).webhooks()) == 1
 
 
-def test_adopt_brings_url_and_status_to_the_declaration(sandbox: Sandbox) -> None:
+def test_adopt_of_a_different_webhook_fails_listing_url_and_status_and_writes_nothing(sandbox: Sandbox) -> None:
     id_, _ = create()
     _lifecycle.reset_claims()  # a later operation adopts what an earlier one made
     mark = len(sandbox.journal)
-    adopted = PROVIDER.create(PROVIDER.check({}, valid(webhook_id=id_, url="https://new.example.com",
-                                                       enabled=False)).inputs)
-    assert adopted.id == id_
-    assert ("PUT", f"/v2/webhook/{id_}") in calls(sandbox, mark)
-    assert app(sandbox).webhooks()[0]["url"] == "https://new.example.com"
-    assert app(sandbox).webhooks()[0]["status"] == 20
+    with pytest.raises(AdoptionError) as raised:
+        PROVIDER.create(PROVIDER.check({}, valid(webhook_id=id_, url="https://new.example.com",
+                                                 enabled=False)).inputs)
+    assert [f for f, _, _ in raised.value.differences] == ["url", "enabled"]
+    assert "enabled: live True, declared False" in str(raised.value)
+    assert [m for m, _ in calls(sandbox, mark)] == ["GET"] * len(calls(sandbox, mark))
+    assert app(sandbox).webhooks()[0]["url"] == URL and app(sandbox).webhooks()[0]["status"] != 20
 
 
 def test_adopt_with_another_event_type_is_refused(sandbox: Sandbox) -> None:
     id_, _ = create()
     _lifecycle.reset_claims()  # a later operation adopts what an earlier one made
-    with pytest.raises(InputError) as raised:
+    with pytest.raises(AdoptionError) as raised:
         PROVIDER.create(PROVIDER.check({}, valid(webhook_id=id_, event_type="FUNDING_WEBHOOK")).inputs)
     assert raised.value.field == "event_type"
-    assert "cannot change the event type" in raised.value.rule
+    assert "event_type: live 'ORDER_WEBHOOK', declared 'FUNDING_WEBHOOK'" in str(raised.value)
 
 
 def test_adopt_of_an_unknown_id_is_not_found(sandbox: Sandbox) -> None:
@@ -706,7 +707,8 @@ def test_the_resource_builds_and_pickles_its_provider_under_mocks() -> None:
         build()
     [args] = resources
     assert args.typ == "pulumi-python:dynamic/velafi:Webhook"
-    assert {k: v for k, v in args.inputs.items() if k != "__provider"} == {
+    assert args.inputs["__urn"] == "urn:pulumi:stack::project::pulumi-webhooks:velafi.Webhook::hook"
+    assert {k: v for k, v in args.inputs.items() if k not in {"__provider", "__urn"}} == {
         "event_type": "ORDER_WEBHOOK", "url": URL, "enabled": False}
     provider, serialized = pickled_provider(args)
     assert type(provider) is velafi.VelaFiWebhookProvider and vars(provider) == {}
