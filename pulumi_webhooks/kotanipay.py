@@ -10,12 +10,13 @@ There is no create and no delete, so :class:`IntegratorWebhook` manages the
 setting of the account its API key belongs to; its id is the integrator id.
 
 - **create** takes the setting over: it reads what is there (kept in the
-  ``original_url`` / ``original_events`` outputs) and PATCHes the declared one.
-  This is the exception to the rule that adoption never writes (the other
-  resources' ``webhook_id``): the account always has its one setting, so there
-  is nothing to create, and the secret is write-only, so a setting can never be
-  shown to match a declaration. Preview says so (a warning on the resource),
-  and destroy puts back what create found.
+  ``original_url`` / ``original_events`` outputs). A setting in use (its URL is
+  set) is taken over only as it is, like any adoption: when its URL or events
+  differ from the declaration, create fails listing both and writes nothing.
+  The one exception is the secret: Kotani never returns it, so it cannot be
+  compared, and create PATCHes the declared secret (with the URL and events,
+  unchanged). With no URL set there is nothing to take over and create sets
+  the declared setting. Preview warns of the takeover.
 - **update** PATCHes in place; no argument replaces the resource.
 - **destroy** puts back the URL and events found at create, but only while the
   live setting is still the one this resource set; a setting changed since (in
@@ -447,6 +448,11 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
     def api_create(self, args: IntegratorWebhookArgs) -> tuple[str, dict[str, Any]]:
         client = _client()
         found = _get_integrator(client)
+        if _is_set(found) and not _holds(found, args.url, args.events):
+            # A setting in use is taken over only as it is: nothing is written.
+            self.refuse_differences(
+                f"the webhook setting of Kotani Pay integrator {found.id}", args, _live(found, args.events)
+            )
         operation = "update integrator webhook setting"
         try:
             updated = _patch_setting(client, _declared_body(args), operation)
@@ -555,10 +561,11 @@ class IntegratorWebhook(WebhookResource, module="kotanipay", name="IntegratorWeb
     """The webhook setting of a Kotani Pay integrator account (one per account).
 
     Create takes over the account's existing setting (there is no create call)
-    and writes the declared one: unlike adoption by ``webhook_id`` elsewhere,
-    it cannot take the setting over unchanged, because the secret Kotani never
-    returns cannot be compared; preview warns of the takeover. Destroy puts
-    back the URL and events found then (there is no delete call), but only
+    only as it is: a URL or events set there that differ from the declaration
+    fail the create, listing both, and nothing is written. The exception is the
+    secret, which Kotani never returns: it cannot be compared, so create sets
+    the declared one. Preview warns of the takeover. Destroy puts back the URL
+    and events found at create (there is no delete call), but only
     while the live setting is still the one this resource set;
     with nothing found at create, destroy leaves the setting as it is. The
     secret found then cannot be restored. Nothing replaces: every change is a
@@ -578,9 +585,9 @@ class IntegratorWebhook(WebhookResource, module="kotanipay", name="IntegratorWeb
 
     def _takeover_notice(self, provider: Any, props: Mapping[str, Any]) -> str | None:
         return (
-            "kotanipay.IntegratorWebhook takes over the account's one webhook setting: `pulumi up` writes the "
-            "declared URL, events and secret over what is set there (Kotani never returns the secret, so the "
-            "setting cannot be taken over unchanged) and destroy puts back the URL and events it found"
+            "kotanipay.IntegratorWebhook takes over the account's one webhook setting: when a URL is set there, "
+            "`pulumi up` fails, listing the fields that differ, unless its URL and events are the declared ones; "
+            "the declared secret is written either way (Kotani never returns it to compare)"
         )
 
     def __init__(

@@ -1,8 +1,8 @@
 """Kotani Pay with the real Pulumi engine against the loopback sandbox.
 
 Kotani has one webhook setting per integrator and no create or delete call:
-`up` takes the setting over (GET, then PATCH), `destroy` puts back what `up`
-found while the setting is still its own. Stacks over an integrator that already
+`up` takes the setting over only as it is (GET, then a PATCH that sets the
+secret), `destroy` puts back what `up` found while the setting is still its own. Stacks over an integrator that already
 had a setting, over a fresh integrator, through a rename, and on an account with
 request signing ("isSecure") turned on.
 """
@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pulumi
+import pytest
+from pulumi.automation.errors import CommandError
 
 from pulumi_webhooks import kotanipay, verify
 from pulumi_webhooks.sandbox.kotanipay import SANDBOX_API_KEY, SANDBOX_API_SECRET, SANDBOX_INTEGRATOR_ID
@@ -54,17 +56,35 @@ def test_take_over_update_drift_and_restore_on_destroy(engine_stack: StackFactor
     stack.edit("kotanipay", SANDBOX_INTEGRATOR_ID, LEGACY)  # set in the dashboard before Pulumi
 
     mark = stack.last_seq()
-    assert changes(stack.preview()) == {"create": 2}
+    preview = stack.preview()
+    assert changes(preview) == {"create": 2}
+    assert "takes over the account's one webhook setting" in preview.stdout
     assert stack.write_calls(mark, "kotanipay") == [], "preview must not write"
 
+    # A setting in use is taken over only as it is.
+    with pytest.raises(CommandError) as refused:
+        stack.up()
+    assert f"url: live '{LEGACY['webhook_url']}', declared '{URL}'" in str(refused.value)
+    assert "events: live ['system.event'], declared ['payment.confirmed']" in str(refused.value)
+    assert stack.write_calls(mark, "kotanipay") == []
+
+    stack.set_program(program(url=LEGACY["webhook_url"], events=LEGACY["webhook_events"]))
     mark = stack.last_seq()
-    assert changes(stack.up()) == {"create": 2}
-    assert stack.write_calls(mark, "kotanipay") == [PATCH]  # there is no create call: the setting is taken over
+    assert changes(stack.up()) == {"create": 1}
+    # There is no create call; the one write is the secret, which can never be compared.
+    assert stack.write_calls(mark, "kotanipay") == [PATCH]
+    assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, **LEGACY, "has_secret": True}
+    delivered_with(stack, "whsec_e2e_kotani_01")
+
+    stack.set_program(program())
+    assert changes(stack.preview()) == {"update": 1}
+    mark = stack.last_seq()
+    assert changes(stack.up()) == {"update": 1}
+    assert stack.write_calls(mark, "kotanipay") == [PATCH]
     assert setting(stack) == {"id": SANDBOX_INTEGRATOR_ID, "webhook_url": URL,
                               "webhook_events": ["payment.confirmed"], "has_secret": True}
     assert stack.outputs() == {"integrator_id": SANDBOX_INTEGRATOR_ID, "url": URL,
                                "events": ["payment.confirmed"], "original_url": LEGACY["webhook_url"]}
-    delivered_with(stack, "whsec_e2e_kotani_01")
     assert changes(stack.preview()) == {}
 
     # Every argument changes in place; [] (all events) never diffs against the read.
@@ -136,7 +156,6 @@ def test_fresh_integrator_dashboard_removal_and_destroy_leaves_it(engine_stack: 
 
 def test_a_rename_keeps_the_setting(engine_stack: StackFactory) -> None:
     stack = engine_stack(program())
-    stack.edit("kotanipay", SANDBOX_INTEGRATOR_ID, LEGACY)
     assert changes(stack.up()) == {"create": 2}
 
     # A new name without an alias: the new resource is created, then the old one deleted;
@@ -152,7 +171,7 @@ def test_a_rename_keeps_the_setting(engine_stack: StackFactory) -> None:
 
 
 def test_an_account_with_request_signing(engine_stack: StackFactory) -> None:
-    stack = engine_stack(program())
+    stack = engine_stack(program(url=LEGACY["webhook_url"], events=LEGACY["webhook_events"]))
     stack.edit("kotanipay", SANDBOX_INTEGRATOR_ID, {**LEGACY, "is_secure": True})
     assert changes(stack.up()) == {"create": 2}
     assert all((e["status"] or 0) < 400 for e in stack.journal(provider="kotanipay"))

@@ -19,6 +19,7 @@ import pytest
 
 from pulumi_webhooks import _config, _http, kotanipay, verify
 from pulumi_webhooks._errors import (
+    AdoptionError,
     ApiError,
     AuthenticationError,
     ConfigurationError,
@@ -477,7 +478,7 @@ def test_a_secure_account_works_only_with_the_api_secret(
 ) -> None:
     app(sandbox).edit(SANDBOX_INTEGRATOR_ID, {"is_secure": True})
     preset(sandbox)
-    created = create(provider, declared())
+    created = taken_over(sandbox, provider, declared())
     assert reread(provider, created)["url"] == URL
     provider.delete(created.id, created.outs)
     assert app(sandbox).data["integrator"]["webhook_url"] == "https://legacy.example.com/hooks"
@@ -520,6 +521,16 @@ def preset(sandbox: Sandbox, url: str = "https://legacy.example.com/hooks",
     app(sandbox).edit(SANDBOX_INTEGRATOR_ID, {"webhook_url": url, "webhook_events": events or ["system.event"]})
 
 
+def taken_over(sandbox: Sandbox, provider: IntegratorWebhookProvider, news: dict[str, Any]) -> Made:
+    """The setting found taken over as it is (the only takeover there is), then changed to
+    ``news`` by an update, as a deployment after the adopting one does."""
+    held = app(sandbox).data["integrator"]
+    found = create(provider, {**news, "url": held["webhook_url"], "events": held["webhook_events"]})
+    updated = provider.update(found.id, {**found.outs, PROVIDER_KEY: "p"}, provider.check({}, news).inputs)
+    assert updated.outs is not None
+    return Made(found.id, updated.outs)
+
+
 def delivered_with(sandbox: Sandbox, secret: str) -> bool:
     delivery = app(sandbox).delivery(SANDBOX_INTEGRATOR_ID, None)
     try:
@@ -545,14 +556,25 @@ def test_create_reads_then_patches_the_whole_setting(sandbox: Sandbox, provider:
     assert delivered_with(sandbox, SECRET)
 
 
-def test_create_takes_over_and_remembers_the_existing_setting(
-    sandbox: Sandbox, provider: IntegratorWebhookProvider
+def test_create_takes_over_a_setting_only_as_it_is_and_remembers_it(
+    sandbox: Sandbox, sent: Recorder, provider: IntegratorWebhookProvider
 ) -> None:
     preset(sandbox, events=["system.event", "kyc.status.changed"])
-    result = create(provider, declared())
+    with pytest.raises(AdoptionError) as refused:
+        create(provider, declared())
+    message = str(refused.value)
+    assert "url: live 'https://legacy.example.com/hooks', declared 'https://hooks.example.com/kotani'" in message
+    assert "events: live ['kyc.status.changed', 'system.event'], declared ['payment.confirmed']" in message
+    assert SECRET not in message
+    assert sent.patches() == [], "a refused takeover wrote"
+    result = create(provider, declared(url="https://legacy.example.com/hooks",
+                                       events=["kyc.status.changed", "system.event"]))
     assert result.outs["original_url"] == "https://legacy.example.com/hooks"
     assert result.outs["original_events"] == ["kyc.status.changed", "system.event"]
-    assert app(sandbox).data["integrator"]["webhook_url"] == URL
+    # The exception: the secret cannot be compared, so the takeover sets the declared one.
+    assert sent.patches() == [{"webhook_url": "https://legacy.example.com/hooks",
+                               "webhook_events": ["kyc.status.changed", "system.event"], "webhook_secret": SECRET}]
+    assert delivered_with(sandbox, SECRET)
 
 
 def test_read_reports_the_live_setting_and_keeps_the_secret(
@@ -622,7 +644,7 @@ def test_update_patches_in_place_and_returns_every_output(
     sandbox: Sandbox, provider: IntegratorWebhookProvider
 ) -> None:
     preset(sandbox)
-    created = create(provider, declared())
+    created = taken_over(sandbox, provider, declared())
     mark = sandbox.journal[-1]["seq"]
     news = provider.check({}, declared(url="https://new.example.com/k", secret="whsec_rotated_0002",
                                        events=[])).inputs
@@ -687,7 +709,7 @@ def test_destroy_restores_what_create_found_and_is_idempotent(
     sandbox: Sandbox, sent: Recorder, provider: IntegratorWebhookProvider
 ) -> None:
     preset(sandbox, events=["kyc.status.changed"])
-    created = create(provider, declared())
+    created = taken_over(sandbox, provider, declared())
     sent.requests.clear()
     provider.delete(created.id, {**created.outs, PROVIDER_KEY: "p"})
     # The secret found at create cannot be known: the declared one stays, deliveries stay signed.
@@ -723,7 +745,7 @@ def test_destroy_leaves_a_setting_changed_since(
     sandbox: Sandbox, provider: IntegratorWebhookProvider, changes: dict[str, Any]
 ) -> None:
     preset(sandbox)
-    created = create(provider, declared())
+    created = taken_over(sandbox, provider, declared())
     app(sandbox).edit(created.id, changes)
     before = held_setting(sandbox)
     mark = sandbox.journal[-1]["seq"]
@@ -736,7 +758,7 @@ def test_destroy_compares_all_events_in_any_spelling(
     sandbox: Sandbox, provider: IntegratorWebhookProvider
 ) -> None:
     preset(sandbox)
-    created = create(provider, declared(events=[]))
+    created = taken_over(sandbox, provider, declared(events=[]))
     app(sandbox).edit(created.id, {"webhook_events": [e for e in EVENTS if e not in DEPRECATED_EVENTS]})
     provider.delete(created.id, created.outs)
     assert held_setting(sandbox)[:2] == ("https://legacy.example.com/hooks", ["system.event"])
@@ -784,9 +806,15 @@ def test_a_replacement_keeps_the_setting_when_the_old_resource_is_deleted(
 ) -> None:
     """A rename or replacement: the new resource is created first, then the old one deleted."""
     preset(sandbox)
-    old = create(provider, declared())
+    old = taken_over(sandbox, provider, declared())
     new_args = declared() if same_declaration else declared(url="https://new.example.com/k", events=[])
-    new = create(provider, new_args)
+    if not same_declaration:
+        # The new resource finds the old one's setting, and takes it over only as it is.
+        with pytest.raises(AdoptionError, match=r"url: live 'https://hooks\.example\.com/kotani'"):
+            create(provider, new_args)
+        new = taken_over(sandbox, provider, new_args)
+    else:
+        new = create(provider, new_args)
     assert new.outs["original_url"] == URL  # what the new one found: the old one's setting
     after_create = held_setting(sandbox)
     sent.requests.clear()
@@ -799,8 +827,8 @@ def test_a_takeover_in_another_process_is_still_seen_when_the_setting_differs(
     sandbox: Sandbox, provider: IntegratorWebhookProvider
 ) -> None:
     preset(sandbox)
-    old = create(provider, declared())
-    create(provider, declared(url="https://new.example.com/k"))
+    old = taken_over(sandbox, provider, declared())
+    taken_over(sandbox, provider, declared(url="https://new.example.com/k"))
     kotanipay.reset_takeovers()  # the old resource deleted by a later `pulumi up`
     provider.delete(old.id, old.outs)
     assert held_setting(sandbox)[0] == "https://new.example.com/k"
@@ -811,7 +839,7 @@ def test_a_lost_patch_answer_is_retried_and_keeps_the_original(
 ) -> None:
     preset(sandbox)
     sandbox.faults.append(Fault(provider="kotanipay", method="PATCH", drop=True, after_commit=True, count=1))
-    created = create(provider, declared())
+    created = create(provider, declared(url="https://legacy.example.com/hooks", events=["system.event"]))
     assert created.outs["original_url"] == "https://legacy.example.com/hooks"
     assert [m for m, _ in calls(sandbox)] == ["GET", "PATCH", "PATCH"]
 
@@ -821,11 +849,10 @@ def test_a_patch_that_landed_but_kept_failing_is_confirmed_by_a_read(
 ) -> None:
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "0.3")
     _http.clear_clients()
-    preset(sandbox)
     sandbox.faults.append(Fault(provider="kotanipay", method="PATCH", status=503, after_commit=True))
     created = create(provider, declared())
-    # The setting found before the PATCH, not our own one read back.
-    assert created.outs["original_url"] == "https://legacy.example.com/hooks"
+    # The setting found before the PATCH (none), not our own one read back.
+    assert created.outs["original_url"] == ""
     assert created.outs["url"] == URL
     methods = [m for m, _ in calls(sandbox)]
     assert methods[0] == "GET" and methods[-1] == "GET" and methods.count("GET") == 2
@@ -836,7 +863,6 @@ def test_a_patch_that_keeps_failing_stops_the_create_without_a_fresh_one(
 ) -> None:
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "0.3")
     _http.clear_clients()
-    preset(sandbox)
     sandbox.faults.append(Fault(provider="kotanipay", method="PATCH", status=503))  # never applied
     with pytest.raises(TransientError) as caught:
         create(provider, declared())
