@@ -18,15 +18,6 @@ from pulumi_webhooks.sandbox._admin import is_loopback_target
 from ..helpers import SANDBOX_URL, sandbox_client
 
 
-@pytest.fixture
-def server() -> Iterator[SandboxServer]:
-    served = SandboxServer(Sandbox(seed=5)).start()
-    try:
-        yield served
-    finally:
-        served.stop()
-
-
 @pytest.mark.parametrize(
     "host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LOCALHOST.", "::ffff:127.0.0.1"]
 )
@@ -83,7 +74,7 @@ def test_cli_refuses_a_remote_bind(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--allow-remote" in captured.err and captured.out == ""
 
 
-def test_ipv6_loopback_bind(server: SandboxServer) -> None:
+def test_ipv6_loopback_bind(sandbox_server: SandboxServer) -> None:
     six = SandboxServer(Sandbox(), host="::1").start()
     try:
         assert six.url.startswith("http://[::1]:")
@@ -98,8 +89,8 @@ def test_ipv6_loopback_bind(server: SandboxServer) -> None:
      {"method": "FETCH"}, {"count": -1}, {"latency": -1}, {"drop": "yes"}, {"provider": "nope"},
      {"colour": "red"}, ["not", "an", "object"]],
 )
-def test_bad_fault_rules_get_a_400_and_leave_the_server_working(server: SandboxServer, rule: object) -> None:
-    with httpx.Client(base_url=server.url) as c:
+def test_bad_fault_rules_get_a_400_and_leave_the_server_working(sandbox_server: SandboxServer, rule: object) -> None:
+    with httpx.Client(base_url=sandbox_server.url) as c:
         answer = c.post("/_sandbox/faults", json=rule)
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"]
@@ -129,10 +120,10 @@ def test_bad_delivery_options_get_a_400(http: httpx.Client, sb: Sandbox, options
     assert http.post(f"/_sandbox/deliver/spritz/{webhook_id}", json=options).status_code == 400
 
 
-def test_chunked_request_body_is_read_whole(server: SandboxServer) -> None:
+def test_chunked_request_body_is_read_whole(sandbox_server: SandboxServer) -> None:
     # Sent by hand so the framing is exactly chunked (with an extension and a trailer).
     body = json.dumps({"latency": 0, "count": 1, "status": 418}).encode()
-    host, port = server.server_address[:2]
+    host, port = sandbox_server.server_address[:2]
     with socket.create_connection((str(host), int(port)), timeout=5) as sock:
         parts = [body[:5], body[5:]]
         chunks = b"".join(f"{len(p):x};note=1\r\n".encode() + p + b"\r\n" for p in parts)
@@ -145,31 +136,31 @@ def test_chunked_request_body_is_read_whole(server: SandboxServer) -> None:
     assert json.loads(reply.split("\r\n\r\n", 1)[1])["status"] == 418
 
 
-def test_chunked_body_through_httpx_and_a_follow_up_request_on_the_same_connection(server: SandboxServer) -> None:
+def test_chunked_body_through_httpx_then_another_request(sandbox_server: SandboxServer) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"status": '
         yield b"503}"
 
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=sandbox_server.url) as c:
         assert c.post("/_sandbox/faults", content=chunks()).status_code == 201
         assert c.get("/_sandbox/faults").json()[0]["status"] == 503
 
 
-def test_malformed_chunk_gets_a_400_and_closes(server: SandboxServer) -> None:
-    host, port = server.server_address[:2]
+def test_malformed_chunk_gets_a_400_and_closes(sandbox_server: SandboxServer) -> None:
+    host, port = sandbox_server.server_address[:2]
     with socket.create_connection((str(host), int(port)), timeout=5) as sock:
         sock.sendall(b"POST /_sandbox/faults HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
         reply = sock.recv(65536).decode()
     assert reply.startswith("HTTP/1.1 400")
 
 
-def test_oversized_body_gets_a_413(server: SandboxServer) -> None:
-    answer = httpx.post(f"{server.url}/_sandbox/faults", content=b"x" * (2 << 20))
+def test_oversized_body_gets_a_413(sandbox_server: SandboxServer) -> None:
+    answer = httpx.post(f"{sandbox_server.url}/_sandbox/faults", content=b"x" * (2 << 20))
     assert answer.status_code == 413
 
 
-def test_head_answers_like_get_without_a_body(server: SandboxServer) -> None:
-    host, port = server.server_address[:2]
+def test_head_answers_like_get_without_a_body(sandbox_server: SandboxServer) -> None:
+    host, port = sandbox_server.server_address[:2]
     connection = http.client.HTTPConnection(str(host), int(port), timeout=5)
     try:
         connection.request("GET", "/_sandbox/health")
@@ -212,15 +203,15 @@ def test_cli_sandbox_without_cryptography_exits_with_the_hint(
 
 
 def test_unexpected_errors_answer_500_and_the_server_keeps_serving(
-    server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+    sandbox_server: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = server.sandbox.apps["spritz"]
+    app = sandbox_server.sandbox.apps["spritz"]
 
     def broken(*_: object) -> object:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(app, "webhooks", broken)
-    with httpx.Client(base_url=server.url) as c:
+    with httpx.Client(base_url=sandbox_server.url) as c:
         answer = c.get("/_sandbox/webhooks/spritz")
         assert answer.status_code == 500 and "boom" in answer.json()["error"]
         assert c.get("/_sandbox/health").status_code == 200

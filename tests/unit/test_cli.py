@@ -12,7 +12,7 @@ import pytest
 
 import pulumi_webhooks
 from pulumi_webhooks.cli import main
-from pulumi_webhooks.sandbox import Sandbox, SandboxServer
+from pulumi_webhooks.sandbox import SandboxServer
 
 COMMANDS = ["sandbox", "use-sandbox", "trigger", "listen", "discover"]
 
@@ -65,27 +65,22 @@ def fake_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     yield log
 
 
-@pytest.fixture
-def served() -> Iterator[SandboxServer]:
-    server = SandboxServer(Sandbox(seed=2)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _calls(log: Path) -> list[list[str]]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
-def test_use_sandbox_sets_only_the_providers_asked_in_one_call(fake_pulumi: Path, served: SandboxServer) -> None:
-    assert main(["use-sandbox", "--url", served.url, "--stack", "dev", "phonepe", "safepay"]) == 0
+def test_use_sandbox_sets_only_the_providers_asked_in_one_call(
+    fake_pulumi: Path, sandbox_server: SandboxServer
+) -> None:
+    assert main(["use-sandbox", "--url", sandbox_server.url, "--stack", "dev", "phonepe", "safepay"]) == 0
     calls = _calls(fake_pulumi)
     assert len(calls) == 1
     call = calls[0]
     assert call[:2] == ["config", "set-all"] and call[call.index("--stack"):][:2] == ["--stack", "dev"]
     pairs = [(call[i], call[i + 1]) for i, a in enumerate(call) if a in ("--secret", "--plaintext")]
-    settings = served.sandbox.connection_settings()
+    settings = sandbox_server.sandbox.connection_settings()
     wanted = {k: v for k, v in settings["config"].items() if k.split(":")[0] in ("phonepe", "safepay")}
     assert dict(p[1].split("=", 1) for p in pairs) == wanted
     for flag, pair in pairs:
@@ -94,17 +89,17 @@ def test_use_sandbox_sets_only_the_providers_asked_in_one_call(fake_pulumi: Path
     assert {"phonepe:clientSecret", "safepay:secretKey"} <= {p[1].split("=", 1)[0] for p in pairs if p[0] == "--secret"}
 
 
-def test_use_sandbox_without_providers_sets_all_five(fake_pulumi: Path, served: SandboxServer) -> None:
-    assert main(["use-sandbox", "--url", served.url]) == 0
+def test_use_sandbox_without_providers_sets_all_five(fake_pulumi: Path, sandbox_server: SandboxServer) -> None:
+    assert main(["use-sandbox", "--url", sandbox_server.url]) == 0
     (call,) = _calls(fake_pulumi)
     keys = {a.split("=", 1)[0] for a in call if "=" in a}
-    assert keys == set(served.sandbox.stack_config()) and "--stack" not in call
+    assert keys == set(sandbox_server.sandbox.stack_config()) and "--stack" not in call
 
 
 def test_use_sandbox_refuses_unknown_providers_and_missing_sandboxes(
-    fake_pulumi: Path, served: SandboxServer, capsys: pytest.CaptureFixture[str]
+    fake_pulumi: Path, sandbox_server: SandboxServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["use-sandbox", "--url", served.url, "stripe"]) == 1
+    assert main(["use-sandbox", "--url", sandbox_server.url, "stripe"]) == 1
     assert "unknown provider 'stripe'" in capsys.readouterr().err
     assert main(["use-sandbox", "--url", "http://127.0.0.1:9"]) == 1
     assert "no sandbox at" in capsys.readouterr().err

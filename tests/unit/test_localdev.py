@@ -24,7 +24,7 @@ from pulumi_webhooks import verify
 from pulumi_webhooks._errors import WebhookError
 from pulumi_webhooks._localdev import Listener, events, trigger
 from pulumi_webhooks.cli import main
-from pulumi_webhooks.sandbox import Sandbox, SandboxServer
+from pulumi_webhooks.sandbox import SandboxServer
 
 SECRET = "whsec_local_test_0123456789"
 SAFEPAY_SECRET = base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -213,13 +213,6 @@ def test_cli_trigger_forward_to_fails_when_the_receiver_refuses(
 # -- listen ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def served() -> Iterator[SandboxServer]:
-    server = SandboxServer(Sandbox(seed=11)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _safepay_create(server: SandboxServer, url: str) -> dict[str, Any]:
@@ -235,21 +228,21 @@ def _safepay_create(server: SandboxServer, url: str) -> dict[str, Any]:
 
 
 def test_listen_forwards_a_signed_delivery_for_each_webhook_made_or_changed(
-    served: SandboxServer, receiver: Receiver
+    sandbox_server: SandboxServer, receiver: Receiver
 ) -> None:
-    before = _safepay_create(served, "https://hooks.example.com/before")
-    listener = Listener(served.url, receiver.url)
+    before = _safepay_create(sandbox_server, "https://hooks.example.com/before")
+    listener = Listener(sandbox_server.url, receiver.url)
     try:
         assert listener.poll() == 0  # what existed before listening is not forwarded
-        made = _safepay_create(served, "https://hooks.example.com/safepay")
+        made = _safepay_create(sandbox_server, "https://hooks.example.com/safepay")
         receiver.check = lambda h, b: verify.safepay(h, b, secret=made["secret"])
         assert listener.poll() == 1
         assert receiver.rejected == [] and len(receiver.received) == 1
         assert listener.forwarded[0]["webhook_id"] == made["endpoint"]["token"]
         assert listener.poll() == 0  # nothing changed since
-        httpx.get(f"{served.url}/_sandbox/webhooks/safepay")  # reads change nothing
+        httpx.get(f"{sandbox_server.url}/_sandbox/webhooks/safepay")  # reads change nothing
         assert listener.poll() == 0
-        settings = served.sandbox.stack_config()
+        settings = sandbox_server.sandbox.stack_config()
         base = f"{settings['safepay:baseUrl']}/v1/aggregators/{settings['safepay:aggregatorId']}/webhooks"
         changed = httpx.put(f"{base}/{made['endpoint']['token']}", json={"description": "changed"},
                             headers={"X-SFPY-AGGREGATOR-SECRET-KEY": settings["safepay:secretKey"]})
@@ -260,12 +253,12 @@ def test_listen_forwards_a_signed_delivery_for_each_webhook_made_or_changed(
         listener.close()
 
 
-def test_listen_runs_until_stopped(served: SandboxServer, receiver: Receiver) -> None:
-    listener = Listener(served.url, receiver.url, interval=0.05)
+def test_listen_runs_until_stopped(sandbox_server: SandboxServer, receiver: Receiver) -> None:
+    listener = Listener(sandbox_server.url, receiver.url, interval=0.05)
     thread = threading.Thread(target=listener.run, daemon=True)
     thread.start()
     try:
-        made = _safepay_create(served, "https://hooks.example.com/safepay")
+        made = _safepay_create(sandbox_server, "https://hooks.example.com/safepay")
         receiver.check = lambda h, b: verify.safepay(h, b, secret=made["secret"])
         for _ in range(100):
             if receiver.received:
