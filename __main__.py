@@ -11,7 +11,7 @@ kotani = kotanipay.IntegratorWebhook(
     "kotani",
     url=f"{receiver}/kotanipay",
     events=["transaction.deposit.status.updated", "transaction.withdrawal.status.updated"],
-    secret=config.get_secret("kotaniWebhookSecret") or "whsec_demo_kotani_0001",
+    secret=config.require_secret("kotaniWebhookSecret"),
 )
 
 vela = velafi.Webhook(
@@ -29,7 +29,7 @@ raast = safepay.RaastWebhook(
 
 spritz_secret = spritz.WebhookSecret(
     "spritz-signing-secret",
-    secret=config.get_secret("spritzWebhookSecret") or "spritz-demo-signing-secret",
+    secret=config.require_secret("spritzWebhookSecret"),
 )
 spritz_hook = spritz.IntegratorWebhook(
     "spritz-payments",
@@ -43,7 +43,7 @@ refunds = phonepe.Webhook(
     url=f"{receiver}/phonepe",
     events=["pg.refund.completed", "pg.refund.failed"],
     username="payments01",
-    password=config.get_secret("phonepePassword") or "Refunds2024",
+    password=config.require_secret("phonepePassword"),
     description="PhonePe refund events",
 )
 

@@ -79,6 +79,9 @@ class Bench:
             "PULUMI_CONFIG_PASSPHRASE": "benchmark",
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_PYTHON_CMD": sys.executable,
+            # The no-op floor resource lives in tests/, outside the package: the program and the
+            # engine's provider process import it from this checkout.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
         self.sandbox_proc: subprocess.Popen[bytes] | None = None
         self.settings: dict[str, Any] = {}

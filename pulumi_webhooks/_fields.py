@@ -50,16 +50,33 @@ def public_targets_only(provider_host: str | None) -> Iterator[None]:
         _public_targets.reset(token)
 
 
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``host`` as an IP address (brackets, a zone and IPv4-mapped IPv6 undone), else None."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` itself or a loopback address, parsed as an address (not matched as text:
+    ``127.0.0.1.attacker.example`` and ``localhost.attacker.example`` are names anyone can own)."""
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    address = _address(host)
+    return address is not None and address.is_loopback
+
+
 def is_local_host(host: str) -> bool:
     """Loopback, link-local or unspecified: reachable from this machine only."""
     name = host.strip("[]").rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost"):
+    if is_loopback_host(name) or name.endswith(".localhost"):
         return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_link_local or address.is_unspecified
+    address = _address(name)
+    return address is not None and (address.is_link_local or address.is_unspecified)
 
 
 def has_userinfo(value: str) -> bool:

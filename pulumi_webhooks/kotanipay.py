@@ -53,7 +53,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import httpx
 import pulumi
@@ -69,6 +69,7 @@ __all__ = [
     "CONNECTION",
     "DEPRECATED_EVENTS",
     "EVENTS",
+    "EventName",
     "IntegratorWebhook",
     "IntegratorWebhookArgs",
     "IntegratorWebhookProvider",
@@ -261,7 +262,7 @@ def sign_request(request: httpx.Request, api_secret: str, timestamp: str, nonce:
 # -- models ----------------------------------------------------------------------------
 
 #: The events of the seed OpenAPI and of the newer documentation sites.
-EVENTS: tuple[str, ...] = (
+EventName = Literal[
     "transaction.status.updated",
     "transaction.deposit.status.updated",
     "transaction.withdrawal.status.updated",
@@ -283,7 +284,9 @@ EVENTS: tuple[str, ...] = (
     "settlement.batch.processed",
     "settlement.batch.partial",
     "settlement.batch.cancelled",
-)
+]
+"""A Kotani Pay event name (for editors: ``events`` also takes any ``str``, checked at preview)."""
+EVENTS: tuple[str, ...] = get_args(EventName)
 #: Still accepted by Kotani, but documented as deprecated (use the per-type status events).
 DEPRECATED_EVENTS: tuple[str, ...] = ("transaction.status.updated",)
 _CURRENT_EVENTS = frozenset(EVENTS) - frozenset(DEPRECATED_EVENTS)
@@ -578,8 +581,11 @@ class IntegratorWebhook(WebhookResource, module="kotanipay", name="IntegratorWeb
     events: pulumi.Output[list[str]]
     secret: pulumi.Output[str]
     integrator_id: pulumi.Output[str]
+    """Kotani Pay's id of the integrator account whose setting this is."""
     original_url: pulumi.Output[str]
+    """The webhook URL the account had before this resource was created (put back on destroy)."""
     original_events: pulumi.Output[list[str]]
+    """The events the account had before this resource was created (put back on destroy)."""
 
     _provider_class = IntegratorWebhookProvider
 
@@ -596,7 +602,7 @@ class IntegratorWebhook(WebhookResource, module="kotanipay", name="IntegratorWeb
         *,
         url: pulumi.Input[str],
         secret: pulumi.Input[str],
-        events: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
+        events: pulumi.Input[Sequence[pulumi.Input[EventName | str]]] | None = None,
         account: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:

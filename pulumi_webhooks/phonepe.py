@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, ClassVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal, get_args
 from urllib.parse import quote, urlsplit
 
 import pulumi
@@ -211,7 +211,7 @@ class PhonePeAuth(TokenAuth):
 
 #: Event names from PhonePe's webhook pages (checkout/PG), plus those its refund,
 #: payment-link and subscription pages list.
-EVENTS: tuple[str, ...] = (
+EventName = Literal[
     "checkout.order.completed",
     "checkout.order.failed",
     "pg.order.completed",
@@ -235,7 +235,9 @@ EVENTS: tuple[str, ...] = (
     "subscription.unpaused",
     "subscription.revoked",
     "subscription.cancelled",
-)
+]
+"""A PhonePe event name (for editors: ``events`` also takes any ``str``, checked at preview)."""
+EVENTS: tuple[str, ...] = get_args(EventName)
 
 _ALNUM = re.compile(r"[A-Za-z0-9]*")
 #: The dashboard's rule (PhonePe's product webhook pages); its webhook API pages leave out the underscore.
@@ -503,8 +505,11 @@ class Webhook(WebhookResource, module="phonepe", name="Webhook"):
     description: pulumi.Output[str]
     enabled: pulumi.Output[bool]
     webhook_id: pulumi.Output[str]
+    """PhonePe's id of the webhook."""
     created_at: pulumi.Output[int]
+    """When PhonePe created the webhook (epoch milliseconds)."""
     updated_at: pulumi.Output[int]
+    """When PhonePe last changed the webhook (epoch milliseconds)."""
 
     _provider_class: ClassVar[type[WebhookProvider[Any]]] = PhonePeWebhookProvider
 
@@ -513,7 +518,7 @@ class Webhook(WebhookResource, module="phonepe", name="Webhook"):
         resource_name: str,
         *,
         url: pulumi.Input[str],
-        events: pulumi.Input[list[pulumi.Input[str]]],
+        events: pulumi.Input[Sequence[pulumi.Input[EventName | str]]],
         username: pulumi.Input[str],
         password: pulumi.Input[str],
         description: pulumi.Input[str] | None = None,

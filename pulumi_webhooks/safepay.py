@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import quote
 
 import httpx
@@ -41,6 +41,7 @@ from ._lifecycle import WebhookProvider, WebhookResource, is_unknown
 __all__ = [
     "CONNECTION",
     "EVENTS",
+    "EventName",
     "RaastWebhook",
     "RaastWebhookArgs",
     "RaastWebhookProvider",
@@ -105,7 +106,7 @@ class AggregatorKeyAuth:
 
 # -- models -------------------------------------------------------------------------------
 
-EVENTS: tuple[str, ...] = (
+EventName = Literal[
     "payment.created",
     "payment.pending_authorization",
     "payment.authorized",
@@ -127,7 +128,9 @@ EVENTS: tuple[str, ...] = (
     "refund.completed",
     "refund.failed",
     "refund.canceled",
-)
+]
+"""A Safepay Raast Wire event name (for editors: ``event_types`` also takes any ``str``, checked at preview)."""
+EVENTS: tuple[str, ...] = get_args(EventName)
 
 _AGGREGATOR_ID = re.compile(r"^agg_[A-Za-z0-9][A-Za-z0-9_-]*$")
 _WEBHOOK_ID = re.compile(r"^wh_[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -505,11 +508,17 @@ class RaastWebhook(WebhookResource, module="safepay", name="RaastWebhook"):
     aggregator_id: pulumi.Output[str | None]
     rotation: pulumi.Output[str | None]
     webhook_id: pulumi.Output[str]
+    """Safepay's endpoint token (``wh_...``)."""
     secret: pulumi.Output[str]
+    """The base64 signing secret (a Pulumi secret): ``verify.safepay(..., secret=...)``."""
     secret_version: pulumi.Output[int]
+    """Incremented by Safepay at every rotation."""
     created_at: pulumi.Output[str]
+    """When Safepay created the endpoint (RFC 3339)."""
     updated_at: pulumi.Output[str]
+    """When Safepay last changed the endpoint (RFC 3339)."""
     effective_aggregator_id: pulumi.Output[str]
+    """The aggregator the webhook lives in (``aggregator_id``, else the config's at creation)."""
 
     _provider_class = RaastWebhookProvider
 
@@ -518,7 +527,7 @@ class RaastWebhook(WebhookResource, module="safepay", name="RaastWebhook"):
         resource_name: str,
         *,
         url: pulumi.Input[str],
-        event_types: pulumi.Input[Sequence[pulumi.Input[str]]],
+        event_types: pulumi.Input[Sequence[pulumi.Input[EventName | str]]],
         description: pulumi.Input[str] | None = None,
         enabled: pulumi.Input[bool] = True,
         aggregator_id: pulumi.Input[str] | None = None,

@@ -38,7 +38,7 @@ import hmac
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import parse_qsl, quote
 
 import httpx
@@ -55,6 +55,7 @@ from ._lifecycle import WebhookProvider, WebhookResource
 __all__ = [
     "CONNECTION",
     "EVENTS",
+    "EventName",
     "IntegratorWebhook",
     "WebhookSecret",
     "list_webhooks",
@@ -210,7 +211,7 @@ class SpritzAuth:
 # -- payloads -------------------------------------------------------------------------------
 
 #: The seed's nine events, then the newer spec's (on-ramp, ACH debit returns) and the wildcard.
-EVENTS: tuple[str, ...] = (
+EventName = Literal[
     "account.created",
     "account.updated",
     "account.deleted",
@@ -226,7 +227,10 @@ EVENTS: tuple[str, ...] = (
     "achDebitReturn.created",
     "achDebitReturn.updated",
     "*",
-)
+]
+"""A Spritz event name, or ``"*"`` for every event (for editors: ``events`` also takes any ``str``,
+checked at preview)."""
+EVENTS: tuple[str, ...] = get_args(EventName)
 WILDCARD = "*"
 
 
@@ -529,8 +533,11 @@ class IntegratorWebhook(WebhookResource, module="spritz", name="IntegratorWebhoo
     url: pulumi.Output[str]
     events: pulumi.Output[list[str]]
     webhook_id: pulumi.Output[str]
+    """Spritz's id of the webhook."""
     failure_count: pulumi.Output[int]
+    """Failed deliveries Spritz has counted."""
     disabled: pulumi.Output[bool]
+    """Whether Spritz disabled the webhook after failures (the next ``up`` replaces it)."""
 
     _provider_class = IntegratorWebhookProvider
 
@@ -539,7 +546,7 @@ class IntegratorWebhook(WebhookResource, module="spritz", name="IntegratorWebhoo
         resource_name: str,
         *,
         url: pulumi.Input[str],
-        events: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
+        events: pulumi.Input[Sequence[pulumi.Input[EventName | str]]] | None = None,
         webhook_id: pulumi.Input[str] | None = None,
         account: str | None = None,
         opts: pulumi.ResourceOptions | None = None,

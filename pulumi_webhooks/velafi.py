@@ -35,7 +35,7 @@ import hmac
 import re
 import time
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal, get_args
 
 import httpx
 import pulumi
@@ -47,7 +47,7 @@ from ._fields import Flag, HttpsUrl, Lenient, Payload, suggest
 from ._http import ApiClient, Dialect, Failure, TokenAuth, cached_client, json_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
-__all__ = ["CONNECTION", "EVENT_TYPES", "Webhook", "WebhookArgs", "list_webhooks"]
+__all__ = ["CONNECTION", "EVENT_TYPES", "EventTypeName", "Webhook", "WebhookArgs", "list_webhooks"]
 
 # -- connection ---------------------------------------------------------------------------
 
@@ -105,13 +105,15 @@ AUTH_CODES = frozenset(
 )
 
 #: The create page lists the first four; the stablecoin payment push page adds the fifth.
-EVENT_TYPES = (
+EventTypeName = Literal[
     "ORDER_WEBHOOK",
     "GLOBAL_PAYMENT_WEBHOOK",
     "FUNDING_WEBHOOK",
     "ON_RAMP_WITHDRAW_WEBHOOK",
     "STABLE_COIN_PAYMENT_WEBHOOK",
-)
+]
+"""A VelaFi event type (for editors: ``event_type`` also takes any ``str``, checked at preview)."""
+EVENT_TYPES: tuple[str, ...] = get_args(EventTypeName)
 
 # -- error envelope ---------------------------------------------------------------------------
 
@@ -484,8 +486,11 @@ class Webhook(WebhookResource, module="velafi", name="Webhook"):
     url: pulumi.Output[str]
     enabled: pulumi.Output[bool]
     webhook_id: pulumi.Output[str]
+    """VelaFi's ``webhookId``."""
     status: pulumi.Output[int]
+    """VelaFi's status code as read: 10 active, 20 disabled."""
     public_key: pulumi.Output[str]
+    """Base64 SPKI RSA key verifying this webhook's pushes: ``verify.velafi(..., public_key=...)``."""
 
     _provider_class: ClassVar[type[WebhookProvider[Any]]] = VelaFiWebhookProvider
 
@@ -493,7 +498,7 @@ class Webhook(WebhookResource, module="velafi", name="Webhook"):
         self,
         resource_name: str,
         *,
-        event_type: pulumi.Input[str],
+        event_type: pulumi.Input[EventTypeName | str],
         url: pulumi.Input[str],
         enabled: pulumi.Input[bool] = True,
         webhook_id: pulumi.Input[str] | None = None,

@@ -7,7 +7,7 @@ Config: ``bench:kind`` (webhooks | noop), ``bench:count``, ``bench:generation``
 import pulumi
 
 from pulumi_webhooks import kotanipay, phonepe, safepay, spritz, velafi
-from pulumi_webhooks._noop import Noop
+from tests.noop import Noop
 
 config = pulumi.Config("bench")
 kind = config.require("kind")

@@ -11,7 +11,7 @@ setting = kotanipay.IntegratorWebhook(
     url="https://hooks.example.com/kotanipay",
     # An empty list means every event.
     events=["transaction.deposit.status.updated", "transaction.withdrawal.status.updated"],
-    secret=config.get_secret("webhookSecret") or "whsec_example_0001",
+    secret=config.require_secret("webhookSecret"),
 )
 
 pulumi.export("integrator_id", setting.integrator_id)

@@ -11,7 +11,7 @@ refunds = phonepe.Webhook(
     url="https://hooks.example.com/phonepe/refunds",
     events=["pg.refund.completed", "pg.refund.failed"],
     username="refunds01",
-    password=config.get_secret("callbackPassword") or "Refunds2024",
+    password=config.require_secret("callbackPassword"),
     description="Refund callbacks",
 )
 

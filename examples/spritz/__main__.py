@@ -6,7 +6,7 @@ from pulumi_webhooks import spritz
 
 config = pulumi.Config()
 
-signing = spritz.WebhookSecret("signing", secret=config.get_secret("signingSecret") or "spritz-example-secret")
+signing = spritz.WebhookSecret("signing", secret=config.require_secret("signingSecret"))
 payments = spritz.IntegratorWebhook(
     "payments",
     url="https://hooks.example.com/spritz",

@@ -6,13 +6,24 @@ config it prints (``<ns>:baseUrl`` plus sandbox credentials).
 
 from __future__ import annotations
 
-from ._app import Delivery, Fault, HTTPError, ProviderApp, Request, Response, Sandbox, SandboxTransport
+from ._app import (
+    Delivery,
+    Fault,
+    HTTPError,
+    MissingDependency,
+    ProviderApp,
+    Request,
+    Response,
+    Sandbox,
+    SandboxTransport,
+)
 from ._server import SandboxServer
 
 __all__ = [
     "Delivery",
     "Fault",
     "HTTPError",
+    "MissingDependency",
     "ProviderApp",
     "Request",
     "Response",

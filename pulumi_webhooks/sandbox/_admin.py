@@ -19,24 +19,92 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING, Any
+import re
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ._app import Fault, HTTPError, Request, Response, Router
+from .._fields import is_loopback_host
+from ._app import Fault, HTTPError, Request, Response, Router, field_errors
 
 if TYPE_CHECKING:
     from ._app import Sandbox
 
-_LOOPBACK = ("127.", "localhost", "::1", "[::1]")
 
-
-def _body(request: Request) -> Any:
+def _body(request: Request) -> dict[str, Any]:
     try:
-        return request.json() or {}
+        body = request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise HTTPError(400, "request body is not valid JSON") from None
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise HTTPError(400, "request body must be a JSON object")
+    return body
+
+
+class _Strict(BaseModel):
+    # Admin input is checked whole before anything uses it: a rule with a wrong type would
+    # otherwise fail later, inside every request it is matched against.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class FaultRule(_Strict):
+    """What ``POST /_sandbox/faults`` accepts; becomes a :class:`Fault`."""
+
+    provider: str | None = None
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] | None = None
+    path: str | None = None
+    rate: float = Field(1.0, ge=0, le=1)
+    status: int | None = Field(None, ge=100, le=599)
+    retry_after: float | None = Field(None, ge=0)
+    drop: bool = False
+    after_commit: bool = False
+    latency: float = Field(0.0, ge=0, le=60)
+    count: int | None = Field(None, ge=0)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("path")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"is not a regular expression: {exc}") from None
+        return value
+
+
+class DeliverOptions(_Strict):
+    """What ``POST /_sandbox/deliver/{provider}/{id}`` accepts."""
+
+    event: str | None = None
+    send: bool = True
+    target: str | None = None
+
+
+def _parse(model: type[_Strict], body: dict[str, Any], what: str) -> Any:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise HTTPError(400, f"bad {what}: {'; '.join(field_errors(exc))}") from None
+
+
+def _query_int(request: Request, name: str) -> int:
+    value = request.query.get(name, "") or "0"
+    try:
+        number = int(value)
+    except ValueError:
+        raise HTTPError(400, f"{name} must be a whole number, got {value!r}") from None
+    if number < 0:
+        raise HTTPError(400, f"{name} must not be negative, got {number}")
+    return number
 
 
 def _app(sandbox: Sandbox, provider: str) -> Any:
@@ -44,6 +112,16 @@ def _app(sandbox: Sandbox, provider: str) -> Any:
     if app is None:
         raise HTTPError(404, f"unknown provider {provider!r}; one of {', '.join(sandbox.apps)}")
     return app
+
+
+def is_loopback_target(url: str) -> bool:
+    """Whether ``url`` is an http(s) URL whose host is loopback (the only place the sandbox posts to)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname or "")
 
 
 def _router(sandbox: Sandbox) -> Router:
@@ -56,8 +134,10 @@ def _router(sandbox: Sandbox) -> Router:
         return Response(200, sandbox.connection_settings())
 
     def journal(request: Request) -> Response:
-        since = int(request.query.get("since", "0") or 0)
+        since = _query_int(request, "since")
         provider = request.query.get("provider")
+        if provider:
+            _app(sandbox, provider)
         with sandbox.lock:
             rows = [
                 e for e in sandbox.journal
@@ -95,10 +175,10 @@ def _router(sandbox: Sandbox) -> Router:
             return Response(200, [dataclasses.asdict(f) for f in sandbox.faults])
 
     def add_fault(request: Request) -> Response:
-        try:
-            fault = Fault(**_body(request))
-        except TypeError as exc:
-            raise HTTPError(400, f"bad fault rule: {exc}") from None
+        rule = _parse(FaultRule, _body(request), "fault rule")
+        if rule.provider is not None and rule.provider not in sandbox.apps:
+            raise HTTPError(400, f"bad fault rule: provider: one of {', '.join(sandbox.apps)}, got {rule.provider!r}")
+        fault = Fault(**rule.model_dump())
         with sandbox.lock:
             sandbox.faults.append(fault)
         return Response(201, dataclasses.asdict(fault))
@@ -117,18 +197,17 @@ def _router(sandbox: Sandbox) -> Router:
 
     def deliver(request: Request, provider: str, webhook_id: str) -> Response:
         app = _app(sandbox, provider)
-        options = _body(request)
+        options: DeliverOptions = _parse(DeliverOptions, _body(request), "delivery options")
         with sandbox.lock:
-            delivery = app.delivery(webhook_id, options.get("event"))
+            delivery = app.delivery(webhook_id, options.event)
         result: dict[str, Any] = {
             "url": delivery.url,
             "headers": delivery.headers,
             "body": delivery.body.decode(),
         }
-        if options.get("send", True):
-            target = options.get("target") or delivery.url
-            host = urlsplit(target).hostname or ""
-            if not host.startswith(_LOOPBACK):
+        if options.send:
+            target = options.target or delivery.url
+            if not is_loopback_target(target):
                 raise HTTPError(400, "the sandbox delivers only to loopback addresses; pass a loopback `target`")
             try:
                 answer = httpx.post(target, content=delivery.body, headers=delivery.headers, timeout=10)

@@ -91,6 +91,22 @@ class HTTPError(Exception):
         self.extra = extra
 
 
+class MissingDependency(RuntimeError):
+    """The sandbox cannot start: a package it needs is not installed (the message says which)."""
+
+
+def require(module: str, purpose: str) -> None:
+    """Fail with what to install when ``module`` cannot be imported."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise MissingDependency(
+            f"the sandbox needs the {module!r} package ({purpose}): pip install 'pulumi-webhooks[sandbox]'"
+        ) from None
+
+
 Handler = Callable[..., Response]
 
 
@@ -111,7 +127,8 @@ class Router:
             if not m:
                 continue
             path_matched = True
-            if method == request.method:
+            # HEAD is GET without the body (RFC 9110 9.3.2); the server drops the body.
+            if method == request.method or (method == "GET" and request.method == "HEAD"):
                 return handler(request, *args, **m.groupdict())
         if path_matched:
             raise HTTPError(405, f"method {request.method} not allowed on {request.path}")
@@ -132,6 +149,8 @@ class ProviderApp:
 
     name: ClassVar[str]  # path prefix and config namespace, e.g. "phonepe"
     title: ClassVar[str]  # e.g. "PhonePe"
+    #: The field of :meth:`webhooks` rows that holds the webhook's id.
+    id_field: ClassVar[str] = "id"
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
@@ -175,6 +194,12 @@ class ProviderApp:
 
     def delivery(self, webhook_id: str, event: str | None) -> Delivery:
         """A sample event for ``webhook_id``, signed as the provider signs deliveries."""
+        raise HTTPError(404, "not supported")
+
+    def sample(self, url: str, event: str, signing: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        """Hold a webhook for ``url`` subscribed to ``event`` whose deliveries are signed with
+        ``signing`` (made up where missing), for ``pulumi-webhooks trigger``; returns its id and
+        the keyword arguments ``pulumi_webhooks.verify.<provider>`` checks them with."""
         raise HTTPError(404, "not supported")
 
     def expire_tokens(self) -> None:
@@ -330,7 +355,7 @@ class Sandbox:
         else:
             with self.lock:
                 response = app.handle(request)
-                if request.method != "GET" and response.status < 400:
+                if request.method not in ("GET", "HEAD") and response.status < 400:
                     self.save()
             if fault is not None and fault.after_commit and (fault.drop or fault.status):
                 response = self._fault_response(app, fault)

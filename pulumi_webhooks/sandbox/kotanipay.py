@@ -229,6 +229,12 @@ class KotaniPayApp(ProviderApp):
         integrator = self._own(webhook_id)
         integrator.update(webhook_url=None, webhook_events=[], webhook_secret=None)
 
+    def sample(self, url: str, event: str, signing: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        secret = signing.get("secret") or f"whsec_{self.sandbox.random.getrandbits(128):032x}"
+        integrator = self.data["integrator"]
+        integrator.update(webhook_url=url, webhook_events=[event], webhook_secret=secret)
+        return integrator["id"], {"secret": secret}
+
     def delivery(self, webhook_id: str, event: str | None) -> Delivery:
         integrator = self._own(webhook_id)
         if not integrator["webhook_url"]:

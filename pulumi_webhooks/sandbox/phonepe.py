@@ -36,7 +36,7 @@ from urllib.parse import parse_qs
 
 from pydantic import ValidationError
 
-from pulumi_webhooks.phonepe import MAX_WEBHOOKS, CreateWebhookRequest, UpdateWebhookRequest
+from pulumi_webhooks.phonepe import EVENTS, MAX_WEBHOOKS, CreateWebhookRequest, UpdateWebhookRequest
 
 from ._app import Delivery, HTTPError, ProviderApp, Request, Response, field_errors
 
@@ -227,6 +227,17 @@ class PhonePeApp(ProviderApp):
     def remove(self, webhook_id: str) -> None:
         if self.data["webhooks"].pop(webhook_id, None) is None:
             raise HTTPError(404, f"no PhonePe webhook {webhook_id}")
+
+    def sample(self, url: str, event: str, signing: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        if event not in EVENTS:
+            raise HTTPError(400, f"unknown PhonePe event {event!r}; one of {', '.join(EVENTS)}")
+        username = signing.get("username") or "sandbox01"
+        password = signing.get("password") or f"Pw{self.sandbox.random.randrange(10**10):010d}"
+        now = int(time.time() * 1000)
+        hook = {"id": self._new_id(), "url": url, "description": "pulumi-webhooks trigger", "username": username,
+                "password": password, "events": [event], "createdAt": now, "updatedAt": now, "enabled": True}
+        self.data["webhooks"][hook["id"]] = hook
+        return str(hook["id"]), {"username": username, "password": password}
 
     def delivery(self, webhook_id: str, event: str | None) -> Delivery:
         hook = self.data["webhooks"].get(webhook_id)

@@ -82,6 +82,8 @@ class SafepayApp(ProviderApp):
         self.missing_status = _missing_status_from_env()
         super().__init__(sandbox)
 
+    id_field = "token"
+
     def initial_data(self) -> dict[str, Any]:
         # endpoints: token -> the endpoint object as the API returns it (creation order).
         return {"endpoints": {}}
@@ -247,6 +249,22 @@ class SafepayApp(ProviderApp):
     def remove(self, webhook_id: str) -> None:
         self._any(webhook_id)
         del self.data["endpoints"][webhook_id]
+
+    def sample(self, url: str, event: str, signing: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        secret = signing.get("secret") or self._new_secret()
+        try:
+            base64.b64decode(secret, validate=True)
+        except ValueError:
+            raise HTTPError(400, "a Safepay webhook secret is base64 (Safepay signs with its decoded bytes)") from None
+        now = _now()
+        endpoint = {
+            "token": f"wh_{self._uuid()}", "aggregator_id": SANDBOX_AGGREGATOR_ID, "url": url,
+            "description": "pulumi-webhooks trigger", "enabled": True,
+            "event_filter_json": json.dumps([event], separators=(",", ":")), "secret": secret,
+            "secret_version": 1, "created_at": now, "updated_at": now, "secret_rotated_at": now,
+        }
+        self.data["endpoints"][endpoint["token"]] = endpoint
+        return str(endpoint["token"]), {"secret": secret}
 
     def delivery(self, webhook_id: str, event: str | None) -> Delivery:
         """An event envelope signed as Safepay signs it:

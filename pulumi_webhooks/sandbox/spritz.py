@@ -323,6 +323,13 @@ class SpritzApp(ProviderApp):
         self._webhook(webhook_id)
         del self.data["webhooks"][webhook_id]
 
+    def sample(self, url: str, event: str, signing: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        secret = signing.get("secret") or f"whsec_{self.sandbox.random.getrandbits(128):032x}"
+        self.data["secret"] = secret
+        stored = {"id": self._new_id(), "url": url, "events": [event], "failureCount": 0, "disabled": False}
+        self.data["webhooks"][stored["id"]] = stored
+        return str(stored["id"]), {"secret": secret}
+
     def delivery(self, webhook_id: str, event: str | None) -> Delivery:
         """A sample event; ``Signature`` is hex HMAC-SHA256(secret, body), absent without a secret."""
         webhook = self._webhook(webhook_id)

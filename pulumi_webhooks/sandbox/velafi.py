@@ -71,7 +71,7 @@ from pulumi_webhooks.velafi import (
     UpdateWebhookBody,
 )
 
-from ._app import Delivery, HTTPError, ProviderApp, Request, Response
+from ._app import Delivery, HTTPError, ProviderApp, Request, Response, require
 
 #: The header a push's signature travels in (docs: "the signature attached in the request header").
 PUSH_SIGNATURE_HEADER = "signature"
@@ -194,6 +194,21 @@ def _key_pair() -> tuple[str, str]:
     return _keys.take()
 
 
+def _public_key(private_pem: str) -> str:
+    """The base64 SPKI public key of a PEM private key (VelaFi's ``publicKey`` form)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    try:
+        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise HTTPError(400, "the private key is not an unencrypted PEM key") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise HTTPError(400, "VelaFi signs with RSA: the private key must be an RSA key")
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(spki).decode()
+
+
 def _sign(private_pem: str, body: bytes) -> str:
     """The ``signature`` header of a push: RSA-SHA256 (PKCS#1 v1.5) of the raw body, hex-encoded."""
     from cryptography.hazmat.primitives import hashes, serialization
@@ -244,10 +259,13 @@ class VelaFiApp(ProviderApp):
     #: An identical create within this many seconds is a repeated submit (-1174).
     REPEAT_WINDOW = 1.0
 
+    id_field = "webhookId"
+
     def initial_data(self) -> dict[str, Any]:
         return {"tokens": {}, "webhooks": {}, "submits": {}}
 
     def routes(self) -> None:
+        require("cryptography", "VelaFi's per-webhook RSA key pairs and signed pushes")
         _keys.start()  # fill the key pool while the sandbox waits for its first create
         self.router.add("GET", TOKEN_PATH, self.generate_token)
         self.router.add("POST", WEBHOOK_PATH, self.create_webhook)
@@ -402,6 +420,20 @@ class VelaFiApp(ProviderApp):
             raise HTTPError(404, f"no VelaFi webhook {webhook_id}")
         hook["status"] = STATUS_DELETED
         hook.pop("privateKey", None)
+
+    def sample(self, url: str, event: str, signing: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        if event not in _PUSHES:
+            raise HTTPError(400, f"unknown VelaFi event type {event!r}; one of {', '.join(_PUSHES)}")
+        private_key = signing.get("private_key")
+        public_key = _public_key(private_key) if private_key else None
+        if private_key is None or public_key is None:
+            public_key, private_key = _new_key_pair()
+        webhook_id = uuid.UUID(self._new_id(self.data["webhooks"])).hex
+        self.data["webhooks"][webhook_id] = {
+            "webhookId": webhook_id, "eventType": event, "url": url, "status": STATUS_ACTIVE,
+            "publicKey": public_key, "privateKey": private_key,
+        }
+        return webhook_id, {"public_key": public_key}
 
     def delivery(self, webhook_id: str, event: str | None) -> Delivery:
         hook = self.data["webhooks"].get(webhook_id)

@@ -37,6 +37,9 @@ def pulumi_dir() -> str:
     return str(Path(found).parent)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 class EngineStack:
     """One stack of a program (inline, or a project folder), against the sandbox at ``sandbox_url``."""
 
@@ -62,6 +65,8 @@ class EngineStack:
             "PULUMI_BACKEND_URL": state.as_uri(),
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_PYTHON_CMD": sys.executable,
+            # tests.noop is not shipped in the package: the engine's provider process imports it from here.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "PULUMI_WEBHOOKS_RETRY_DEADLINE": os.environ.get("PULUMI_WEBHOOKS_RETRY_DEADLINE", "30"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from pulumi_webhooks._noop import Noop
+from tests.noop import Noop
 
 from .conftest import StackFactory
 from .harness import changes

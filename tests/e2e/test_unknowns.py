@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 
 from pulumi_webhooks import kotanipay, phonepe, safepay, spritz, velafi
-from pulumi_webhooks._noop import Noop
+from tests.noop import Noop
 
 from .conftest import StackFactory
 from .harness import changes

@@ -65,3 +65,18 @@ def test_pipeline_example_uses_commands_that_exist() -> None:
         with pytest.raises(SystemExit) as exited:
             main([sub, "--help"])
         assert exited.value.code == 0, sub
+
+
+PROGRAMS = [ROOT / "__main__.py", *sorted((ROOT / "examples").glob("*/__main__.py"))]
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.parent.name)
+def test_programs_require_their_secrets_and_say_how_to_set_them(program: Path) -> None:
+    code = program.read_text()
+    # `get_secret(...) or "literal"` would put a well-known secret on a real provider.
+    assert "get_secret(" not in code, f"{program}: use config.require_secret"
+    setup = (ROOT / "scripts" / "demo") if program.parent == ROOT else program.parent / "README.md"
+    for key in re.findall(r"require_secret\(\"(\w+)\"\)", code):
+        assert re.search(rf"config set --secret (\"\$key\"|{key}) ", setup.read_text()) or (
+            program.parent == ROOT and key in setup.read_text()
+        ), f"{setup} does not set {key}"

@@ -4,11 +4,13 @@
 // setup script copies next to this binary from the sdk/v3 module.
 //
 // It exists because Pulumi publishes no Go module for its Python language
-// host; it implements only what `preview`, `up`, `refresh` and `destroy`
-// need: no plugin discovery, no dependency installation, no templates.
+// host; it implements what `preview`, `up`, `refresh`, `destroy`, `install`
+// and `about` need: no plugin discovery, no templates. `pulumi install`
+// installs requirements.txt into the project's `virtualenv` when it names one.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,10 +18,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
 
-	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
@@ -35,6 +42,140 @@ type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
 	engineAddress string
 	execShim      string
+
+	mu      sync.Mutex
+	running map[*exec.Cmd]struct{} // programs started by Run, each in its own process group
+}
+
+// stopPrograms ends every running program. The engine calls Cancel, then kills
+// this host, when an update fails: a program left waiting on the engine would
+// keep the CLI's output pipes open, and the CLI waits seconds for them to close.
+func (h *host) stopPrograms() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for cmd := range h.running {
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func (h *host) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
+	h.stopPrograms()
+	return &emptypb.Empty{}, nil
+}
+
+// pythonVersion is `python --version` of the interpreter, e.g. "3.11.7".
+func pythonVersion(py string) (string, error) {
+	out, err := exec.Command(py, "--version").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", py, err)
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "Python "), nil
+}
+
+func (h *host) About(_ context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
+	py := python(req.GetInfo())
+	version, err := pythonVersion(py)
+	if err != nil {
+		return nil, err
+	}
+	executable := py
+	if found, err := exec.LookPath(py); err == nil {
+		executable = found
+	}
+	return &pulumirpc.AboutResponse{Executable: executable, Version: version}, nil
+}
+
+func (h *host) GetProgramDependencies(
+	_ context.Context, req *pulumirpc.GetProgramDependenciesRequest,
+) (*pulumirpc.GetProgramDependenciesResponse, error) {
+	out, err := exec.Command(python(req.GetInfo()), "-m", "pip", "list", "--format=json",
+		"--disable-pip-version-check").Output()
+	if err != nil {
+		return nil, fmt.Errorf("pip list: %w", err)
+	}
+	var listed []struct{ Name, Version string }
+	if err := json.Unmarshal(out, &listed); err != nil {
+		return nil, fmt.Errorf("pip list: %w", err)
+	}
+	deps := make([]*pulumirpc.DependencyInfo, 0, len(listed))
+	for _, d := range listed {
+		deps = append(deps, &pulumirpc.DependencyInfo{Name: d.Name, Version: d.Version})
+	}
+	return &pulumirpc.GetProgramDependenciesResponse{Dependencies: deps}, nil
+}
+
+// streamWriter forwards a command's output to `pulumi install` as it comes.
+type streamWriter struct {
+	send   func([]byte) error
+	stderr bool
+}
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	if err := w.send(bytes.Clone(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (h *host) InstallDependencies(
+	req *pulumirpc.InstallDependenciesRequest, stream pulumirpc.LanguageRuntime_InstallDependenciesServer,
+) error {
+	info := req.GetInfo()
+	say := func(stderr bool) streamWriter {
+		return streamWriter{stderr: stderr, send: func(p []byte) error {
+			if stderr {
+				return stream.Send(&pulumirpc.InstallDependenciesResponse{Stderr: p})
+			}
+			return stream.Send(&pulumirpc.InstallDependenciesResponse{Stdout: p})
+		}}
+	}
+	root := info.GetProgramDirectory()
+	if root == "" {
+		root = info.GetRootDirectory()
+	}
+	if root == "" {
+		root = req.GetDirectory()
+	}
+	venv := ""
+	if info != nil && info.GetOptions() != nil {
+		venv, _ = info.GetOptions().AsMap()["virtualenv"].(string)
+	}
+	requirements := filepath.Join(root, "requirements.txt")
+	if _, err := os.Stat(requirements); err != nil {
+		_, _ = fmt.Fprintln(say(false), "no requirements.txt: nothing to install")
+		return nil
+	}
+	if venv == "" {
+		// Without a virtualenv the program runs on PULUMI_PYTHON_CMD or python3 as they are:
+		// installing into that interpreter is the user's call, not the engine's.
+		_, _ = fmt.Fprintf(say(false), "no `virtualenv` runtime option: the program uses %s as it is; "+
+			"install %s into it yourself\n", python(info), requirements)
+		return nil
+	}
+	if !filepath.IsAbs(venv) {
+		venv = filepath.Join(info.GetRootDirectory(), venv)
+	}
+	run := func(name string, args ...string) error {
+		cmd := exec.Command(name, args...)
+		cmd.Dir = root
+		cmd.Stdout, cmd.Stderr = say(false), say(true)
+		return cmd.Run()
+	}
+	if _, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil {
+		base := os.Getenv("PULUMI_PYTHON_CMD")
+		if base == "" {
+			base = "python3"
+		}
+		if err := run(base, "-m", "venv", venv); err != nil {
+			return fmt.Errorf("creating the virtualenv %s: %w", venv, err)
+		}
+	}
+	if err := run(filepath.Join(venv, "bin", "python"), "-m", "pip", "install", "-r", requirements); err != nil {
+		return fmt.Errorf("pip install -r %s: %w", requirements, err)
+	}
+	return nil
 }
 
 func (h *host) GetRequiredPlugins(
@@ -115,7 +256,21 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		"PULUMI_CONFIG="+string(config),
 		"PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys),
 	)
-	if err := cmd.Run(); err != nil {
+	// Its own process group, so that stopping it also stops what it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not run the Python program: %v", err)}, nil
+	}
+	h.mu.Lock()
+	h.running[cmd] = struct{}{}
+	h.mu.Unlock()
+	err = cmd.Wait()
+	h.mu.Lock()
+	delete(h.running, cmd)
+	h.mu.Unlock()
+	if err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
 			if exitErr.ExitCode() == bailExitCode {
@@ -140,7 +295,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	h := &host{execShim: self + "-exec"}
+	h := &host{execShim: self + "-exec", running: map[*exec.Cmd]struct{}{}}
+	// The engine stops plugins with a signal: take the programs down too.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		h.stopPrograms()
+		os.Exit(0)
+	}()
 	// The engine passes its own address as the last positional argument.
 	if args := flag.Args(); len(args) > 0 {
 		h.engineAddress = args[len(args)-1]

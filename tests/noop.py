@@ -1,4 +1,5 @@
-"""A dynamic resource that calls no API: the engine's own floor, for tests and benchmarks."""
+"""A dynamic resource that calls no API: the engine's own floor, for tests and benchmarks (not shipped:
+the engine's provider process imports it from the checkout, which the harnesses put on PYTHONPATH)."""
 
 from __future__ import annotations
 
