@@ -77,11 +77,11 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 PROVIDER_KEY = "__provider"
 #: The output recording where a webhook lives: its provider's base URL when it was made.
 LOCATION_OUTPUT = "base_url"
-#: A hidden input naming the resource (a URN of its kind and name in its stack), so the create
-#: journal can tell the resource a crashed create was for.
-URN_INPUT = "__urn"
+#: An input naming the resource (a URN of its kind and name in its stack), so the create journal
+#: can tell the resource a crashed create was for. (Not ``__``-prefixed: older SDKs drop those.)
+URN_INPUT = "declared_urn"
 #: Marks the properties of a read-only lookup (``Resource.get``), whose read must find the webhook.
-LOOKUP_INPUT = "__lookup"
+LOOKUP_INPUT = "lookup_only"
 #: Properties that are neither arguments nor outputs of the resource's own.
 _HIDDEN = (LOCATION_OUTPUT, "account", URN_INPUT, LOOKUP_INPUT)
 

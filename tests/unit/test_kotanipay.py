@@ -957,7 +957,8 @@ def test_the_resource_builds_wraps_the_secret_and_pickles_by_reference() -> None
     [args] = resources
     assert args.typ == "pulumi-python:dynamic/kotanipay:IntegratorWebhook"
     inputs = {k: v for k, v in args.inputs.items() if k != PROVIDER_KEY}
-    assert inputs.pop("__urn") == "urn:pulumi:stack::project::pulumi-webhooks:kotanipay.IntegratorWebhook::kotani"
+    assert inputs.pop("declared_urn") == (
+        "urn:pulumi:stack::project::pulumi-webhooks:kotanipay.IntegratorWebhook::kotani")
     # The secret reaches the engine in its secret envelope, never as plain text.
     assert inputs.pop("secret") == {pulumi.runtime.rpc._special_sig_key: pulumi.runtime.rpc._special_secret_sig,
                                     "value": SECRET}

@@ -707,8 +707,8 @@ def test_the_resource_builds_and_pickles_its_provider_under_mocks() -> None:
         build()
     [args] = resources
     assert args.typ == "pulumi-python:dynamic/velafi:Webhook"
-    assert args.inputs["__urn"] == "urn:pulumi:stack::project::pulumi-webhooks:velafi.Webhook::hook"
-    assert {k: v for k, v in args.inputs.items() if k not in {"__provider", "__urn"}} == {
+    assert args.inputs["declared_urn"] == "urn:pulumi:stack::project::pulumi-webhooks:velafi.Webhook::hook"
+    assert {k: v for k, v in args.inputs.items() if k not in {"__provider", "declared_urn"}} == {
         "event_type": "ORDER_WEBHOOK", "url": URL, "enabled": False}
     provider, serialized = pickled_provider(args)
     assert type(provider) is velafi.VelaFiWebhookProvider and vars(provider) == {}
