@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -46,6 +47,7 @@ REDACTED = "***"
 STILL_WORKING = frozenset({"ReadTimeout", "WriteTimeout"})
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
 
 _LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
 _log_lock = threading.Lock()
@@ -280,6 +282,10 @@ class ApiClient:
         )
         self._extra_secrets: set[str] = set()
         self._lock = threading.Lock()
+        # Shared reads: (key -> (writes seen when fetched, value)), and a lock per key.
+        self._writes = 0
+        self._shared: dict[str, tuple[int, Any]] = {}
+        self._fetching: dict[str, threading.Lock] = {}
 
     # -- redaction -----------------------------------------------------------
     def add_secret(self, value: str | None) -> None:
@@ -293,8 +299,66 @@ class ApiClient:
             known = set(self._extra_secrets)
         return redact(text, [*self.connection.secrets, *known, *extra])
 
+    # -- shared reads --------------------------------------------------------
+    def shared_read(self, key: str, fetch: Callable[[], T]) -> T:
+        """``fetch()``, done once for every read of ``key`` until this client writes.
+
+        A refresh reads each webhook of a list-only API (no get-one call) from the
+        account's list: shared, N webhooks cost one list instead of N. Any write through
+        this client (and every operation starts a new provider process, so a new
+        client) makes the next read fetch afresh, so a read never sees the list from
+        before a change this process made."""
+        with self._lock:
+            lock = self._fetching.setdefault(key, threading.Lock())
+        with lock:  # concurrent readers wait for the one fetch
+            with self._lock:
+                writes, cached = self._shared.get(key, (-1, None))
+                current = self._writes
+            if writes == current:
+                return cast(T, cached)
+            value = fetch()
+            with self._lock:
+                if self._writes == current:  # no write began or ended meanwhile
+                    self._shared[key] = (current, value)
+            return value
+
+    def _wrote(self) -> None:
+        with self._lock:
+            self._writes += 1
+            self._shared.clear()
+
     # -- requests ------------------------------------------------------------
     def request(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        sensitive: Iterable[str] = (),
+        authenticated: bool = True,
+        credentials_request: bool = False,
+    ) -> httpx.Response:
+        """Send one logical call, retrying what is safe to retry (see :meth:`_call`). A write
+        makes later shared reads fetch afresh, from before it is sent and once it is answered."""
+        call = functools.partial(
+            self._call, operation, method, url, json_body=json_body, params=params, data=data, headers=headers,
+            idempotent=idempotent, sensitive=sensitive, authenticated=authenticated,
+            credentials_request=credentials_request,
+        )
+        if method.upper() in ("GET", "HEAD") or credentials_request:
+            return call()  # a token request changes no webhook
+        self._wrote()
+        try:
+            return call()
+        finally:
+            self._wrote()
+
+    def _call(
         self,
         operation: str,
         method: str,

@@ -44,9 +44,11 @@ finished by the next one from the create journal (:mod:`._journal`).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import urlsplit
 
@@ -738,6 +740,36 @@ class _Declarations:
 _DECLARATIONS = _Declarations()
 
 
+_PACKAGE_URI = Path(__file__).parent.as_uri() + "/"
+
+
+def _point_at_the_declaration() -> None:
+    """Make the engine record each resource's source position at the user's line.
+
+    The SDK takes the frame that called ``pulumi.dynamic.Resource.__init__``, which is
+    this package's constructor: engine messages and the state would name this file.
+    Its stack-trace helper is wrapped once to drop this package's frames from the top.
+    """
+    from pulumi.runtime import resource as runtime_resource
+
+    original = getattr(runtime_resource, "_get_stack_trace", None)
+    if original is None or getattr(original, "__wrapped__", None) is not None:
+        return  # an SDK without the helper (nothing to fix), or wrapped already
+
+    @functools.wraps(original)
+    def stack_trace() -> Any:
+        trace = original()
+        frames = trace.frames
+        skip = 0
+        while skip < len(frames) - 1 and frames[skip].pc.uri.startswith(_PACKAGE_URI):
+            skip += 1
+        if skip:
+            del frames[:skip]
+        return trace
+
+    runtime_resource._get_stack_trace = stack_trace
+
+
 class WebhookResource(Resource):
     """Base of the public resources: secrets wrapped, outputs declared."""
 
@@ -757,6 +789,7 @@ class WebhookResource(Resource):
         account: str | None = None,
         _lookup: bool = False,
     ) -> None:
+        _point_at_the_declaration()
         provider = self._provider_class()
         kind = self._kind()
         if not _lookup:

@@ -451,8 +451,12 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
             raise
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
-        hook = _find_by_id(_client(), id_)
-        return None if hook is None else hook.properties()
+        # No get-one call: every read of an operation shares one listing (see ApiClient.shared_read).
+        client = _client()
+        for hook in client.shared_read("webhooks", lambda: list(_pages(client))):
+            if hook.id == id_:
+                return hook.properties()
+        return None
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:
         return _put(_client(), id_, args).properties()

@@ -391,7 +391,9 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         return webhook.id, webhook.properties()
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
-        for webhook in _list(_client()):
+        # No get-one call: every read of an operation shares one listing (see ApiClient.shared_read).
+        client = _client()
+        for webhook in client.shared_read("webhooks", lambda: _list(client)):
             if webhook.id == id_:
                 return webhook.properties()
         return None

@@ -410,8 +410,12 @@ class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
         return hook.webhook_id, hook.properties()
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
-        hook = _find_by_id(_client(), id_, state.get("enabled"))
-        return None if hook is None else hook.properties()
+        # No get-one call: every read of an operation shares one listing (see ApiClient.shared_read).
+        client = _client()
+        for hook in client.shared_read("webhooks", lambda: _live_webhooks(client)):
+            if hook.webhook_id == id_:
+                return hook.properties()
+        return None
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:
         current = olds.get("event_type")

@@ -94,7 +94,7 @@ def test_a_base_url_typo_never_drops_a_live_webhook(engine_stack: StackFactory) 
     message = str(failed.value)
     for ns, env in (("velafi", "VELAFI_BASE_URL"), ("safepay", "SAFEPAY_BASE_URL"),
                     ("spritz", "SPRITZ_BASE_URL"), ("phonepe", "PHONEPE_BASE_URL")):
-        assert f"{ns}:baseUrl" in message and env in message, ns
+        assert f"{ns}:baseUrl" in message and env in message, f"{ns}: {message}"
     assert state_ids(stack) == held
     assert all(len(stack.webhooks(p)) == 1 for p in WITH_IDS)
 

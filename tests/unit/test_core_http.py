@@ -459,3 +459,65 @@ def test_an_unknown_log_level_is_a_configuration_error(monkeypatch: pytest.Monke
     finally:
         monkeypatch.delenv("PULUMI_WEBHOOKS_LOG")
         _http.request_log()
+
+
+# -- shared reads ------------------------------------------------------------------------------
+
+
+class Listing:
+    """An API whose list changes with every write; counts the lists it answers."""
+
+    def __init__(self) -> None:
+        self.items = ["wh_1"]
+        self.lists = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            self.lists += 1
+            time.sleep(0.01)  # long enough for concurrent readers to overlap
+            return httpx.Response(200, json=list(self.items))
+        self.items.append(f"wh_{len(self.items) + 1}")
+        return httpx.Response(200, json={})
+
+
+def listed(c: ApiClient) -> list[str]:
+    return c.shared_read("webhooks", lambda: list(c.request("list", "GET", "/webhooks").json()))
+
+
+def test_reads_share_one_listing_until_the_client_writes() -> None:
+    api = Listing()
+    c = client(api)
+    assert [listed(c) for _ in range(5)] == [["wh_1"]] * 5
+    assert api.lists == 1
+    c.request("create", "POST", "/webhooks", json_body={})
+    assert listed(c) == ["wh_1", "wh_2"], "a read after a write saw the listing from before it"
+    assert api.lists == 2
+
+
+def test_concurrent_reads_wait_for_one_listing() -> None:
+    api = Listing()
+    c = client(api)
+    assert in_threads(lambda: listed(c), threads=8, together=True) == []
+    assert api.lists == 1
+
+
+def test_a_listing_that_overlaps_a_write_is_not_kept() -> None:
+    api = Listing()
+    c = client(api)
+
+    def list_while_writing() -> list[str]:
+        found = list(c.request("list", "GET", "/webhooks").json())
+        c.request("create", "POST", "/webhooks", json_body={})  # lands while the listing is in hand
+        return found
+
+    assert c.shared_read("webhooks", list_while_writing) == ["wh_1"]
+    assert listed(c) == ["wh_1", "wh_2"]
+
+
+def test_a_token_request_does_not_count_as_a_write() -> None:
+    api = Listing()
+    c = client(api)
+    listed(c)
+    c.request("token", "POST", "/token", data={"grant_type": "x"}, credentials_request=True)
+    listed(c)
+    assert api.lists == 1

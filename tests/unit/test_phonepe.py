@@ -657,7 +657,7 @@ def test_read_and_list_page_through_every_webhook(
     mark = len(sandbox.journal)
     assert provider.read(ids[-1], {}).id == ids[-1]
     pages = [e for e in sandbox.journal[mark:] if e["method"] == "GET"]
-    assert len(pages) == 3  # 4 + 4 + 2, stopping once found
+    assert len(pages) == 4  # 4 + 4 + 2 + the empty page that ends the list (shared by every read)
     listed = list_webhooks()
     assert [i for i, _ in listed] == ids
     assert listed[0][1]["url"] == "https://hooks.example.com/0" and listed[0][1]["password"] == "Sup3rSecret"
@@ -669,7 +669,7 @@ def test_adopting_an_identical_webhook_writes_nothing(sandbox: Sandbox, provider
     mark = len(sandbox.journal)
     adopted = made(provider, {**ARGS, "webhook_id": existing})
     assert adopted.id == existing and adopted.outs["webhook_id"] == existing
-    assert [e["method"] for e in sandbox.journal[mark:]] == ["GET"]
+    assert [e["method"] for e in sandbox.journal[mark:]] == ["GET", "GET"]  # one listing: a page, then the end
     assert len(remote(sandbox)) == 1
 
 
@@ -704,7 +704,7 @@ def test_adopting_a_webhook_whose_username_has_underscores(sandbox: Sandbox, pro
     mark = len(sandbox.journal)
     adopted = made(provider, declared)
     assert adopted.id == existing and adopted.outs["username"] == "merchant_01"
-    assert [e["method"] for e in sandbox.journal[mark:]] == ["GET"]  # read only: nothing to change
+    assert {e["method"] for e in sandbox.journal[mark:]} == {"GET"}  # read only: nothing to change
     read = provider.read(existing, adopted.outs)
     assert read.inputs is not None and read.inputs["username"] == "merchant_01"
     assert provider.check({}, {**read.inputs, "__provider": "p"}).failures == []
@@ -817,3 +817,16 @@ def test_discover_declares_the_password_from_config(sandbox: Sandbox, provider: 
     assert "config.require_secret(" in code
     assert commands and all("Sup3rSecret" not in c for c in commands)
     json.dumps(props)  # plain JSON-able values
+
+
+def test_a_refresh_of_many_webhooks_lists_once(sandbox: Sandbox, provider: PhonePeWebhookProvider) -> None:
+    made_ = [made(provider, {**ARGS, "url": f"https://hooks.example.com/p{i}"}) for i in range(6)]
+    _http.clear_clients()  # the refresh runs in a provider process of its own
+    mark = len(sandbox.journal)
+    for created in made_:
+        assert provider.read(created.id, created.outs).id == created.id
+    lists = [e for e in sandbox.journal[mark:] if e["method"] == "GET" and "webhooks" in e["path"]]
+    assert len(lists) == 2, lists  # one listing for six reads: a page, and the empty one that ends it
+    sandbox.apps["phonepe"].edit(made_[0].id, {"url": "https://hooks.example.com/dashboard"})
+    _http.clear_clients()  # the next operation: never the listing of the one before
+    assert provider.read(made_[0].id, made_[0].outs).outs["url"] == "https://hooks.example.com/dashboard"

@@ -549,7 +549,7 @@ def test_adopt_by_webhook_id_creates_nothing(sandbox: Sandbox) -> None:
     mark = len(sandbox.journal)
     adopted = PROVIDER.create(PROVIDER.check({}, valid(webhook_id=id_)).inputs)
     assert adopted.id == id_
-    assert [m for m, _ in calls(sandbox, mark)] == ["GET"]
+    assert [m for m, _ in calls(sandbox, mark)] == ["GET", "GET"]  # one listing: active, then disabled
     assert len(app(sandbox).webhooks()) == 1
 
 
