@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import functools
 import json
 import logging
 import os
@@ -327,38 +326,21 @@ class ApiClient:
             self._writes += 1
             self._shared.clear()
 
-    # -- requests ------------------------------------------------------------
-    def request(
-        self,
-        operation: str,
-        method: str,
-        url: str,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        data: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        idempotent: bool | None = None,
-        sensitive: Iterable[str] = (),
-        authenticated: bool = True,
-        credentials_request: bool = False,
-    ) -> httpx.Response:
-        """Send one logical call, retrying what is safe to retry (see :meth:`_call`). A write
-        makes later shared reads fetch afresh, from before it is sent and once it is answered."""
-        call = functools.partial(
-            self._call, operation, method, url, json_body=json_body, params=params, data=data, headers=headers,
-            idempotent=idempotent, sensitive=sensitive, authenticated=authenticated,
-            credentials_request=credentials_request,
-        )
+    @contextlib.contextmanager
+    def _writing(self, method: str, credentials_request: bool) -> Iterator[None]:
+        """Around a call: a write (a token request changes no webhook) makes later shared reads
+        fetch afresh, from before it is sent and once it is answered."""
         if method.upper() in ("GET", "HEAD") or credentials_request:
-            return call()  # a token request changes no webhook
+            yield
+            return
         self._wrote()
         try:
-            return call()
+            yield
         finally:
             self._wrote()
 
-    def _call(
+    # -- requests ------------------------------------------------------------
+    def request(
         self,
         operation: str,
         method: str,
@@ -390,66 +372,67 @@ class ApiClient:
         if idempotent is None:
             idempotent = method.upper() != "POST"
         sensitive = tuple(sensitive)
-        deadline = time.monotonic() + self.policy.deadline
-        attempt = 0
-        # Credentials refused so far in this call: a 401 for credentials already refused once is
-        # final, while a renewed token that expires in its turn (token churn) is renewed again.
-        refused: set[tuple[tuple[str, str], ...]] = set()
-        while True:
-            try:
-                request = self._build(
-                    method, url, json_body=json_body, params=params, data=data,
-                    headers=headers, authenticated=authenticated,
-                )
-                started = time.monotonic()
-                response = self.http.send(request)
-            except httpx.TransportError as exc:
-                self._log(request, type(exc).__name__, started, attempt, sensitive)
-                error = self._transport_error(operation, exc, sensitive)
-                if not idempotent and error.maybe_committed:
-                    raise error from None
-            else:
-                self._log(request, str(response.status_code), started, attempt, sensitive)
-                failure = self.dialect.failure(response)
-                if failure is None:
-                    return response
-                if credentials_request and 400 <= failure.status < 500 and not self.dialect.is_transient(failure):
-                    if failure.status == 404:
-                        # No token endpoint there: the base URL (or token URL) is wrong.
-                        where = f"nothing answers {response.request.url.copy_with(query=None)}; " \
-                                f"base URL {self.connection.where()}"
-                        raise self._api_error(ApiError, operation, failure, sensitive, where=where)
-                    raise self._api_error(AuthenticationError, operation, failure, sensitive, hint=True)
-                if failure.status in (401, 403) and authenticated:
-                    sent = tuple(sorted(request.headers.items()))
-                    if (
-                        failure.status == 401 and sent not in refused
-                        and len(refused) + 1 < self.policy.attempts
-                        and self.auth is not None and self.auth.renew(request)
-                    ):
-                        refused.add(sent)
-                        continue
-                    raise self._api_error(AuthenticationError, operation, failure, sensitive, hint=True)
-                if self.dialect.is_not_found(failure):
-                    raise self._api_error(NotFoundError, operation, failure, sensitive)
-                if not self.dialect.is_transient(failure):
-                    raise self._api_error(ApiError, operation, failure, sensitive)
-                error = TransientError(
-                    self.dialect.provider,
-                    operation,
-                    status=failure.status,
-                    code=failure.code,
-                    message=self.redact(failure.message or "", sensitive) or None,
-                    retry_after=self.dialect.retry_after(response),
-                    maybe_committed=failure.status not in NOT_PROCESSED_STATUSES,
-                )
-                if not idempotent and error.maybe_committed:
+        with self._writing(method, credentials_request):
+            deadline = time.monotonic() + self.policy.deadline
+            attempt = 0
+            # Credentials refused so far in this call: a 401 for credentials already refused once is
+            # final, while a renewed token that expires in its turn (token churn) is renewed again.
+            refused: set[tuple[tuple[str, str], ...]] = set()
+            while True:
+                try:
+                    request = self._build(
+                        method, url, json_body=json_body, params=params, data=data,
+                        headers=headers, authenticated=authenticated,
+                    )
+                    started = time.monotonic()
+                    response = self.http.send(request)
+                except httpx.TransportError as exc:
+                    self._log(request, type(exc).__name__, started, attempt, sensitive)
+                    error = self._transport_error(operation, exc, sensitive)
+                    if not idempotent and error.maybe_committed:
+                        raise error from None
+                else:
+                    self._log(request, str(response.status_code), started, attempt, sensitive)
+                    failure = self.dialect.failure(response)
+                    if failure is None:
+                        return response
+                    if credentials_request and 400 <= failure.status < 500 and not self.dialect.is_transient(failure):
+                        if failure.status == 404:
+                            # No token endpoint there: the base URL (or token URL) is wrong.
+                            where = f"nothing answers {response.request.url.copy_with(query=None)}; " \
+                                    f"base URL {self.connection.where()}"
+                            raise self._api_error(ApiError, operation, failure, sensitive, where=where)
+                        raise self._api_error(AuthenticationError, operation, failure, sensitive, hint=True)
+                    if failure.status in (401, 403) and authenticated:
+                        sent = tuple(sorted(request.headers.items()))
+                        if (
+                            failure.status == 401 and sent not in refused
+                            and len(refused) + 1 < self.policy.attempts
+                            and self.auth is not None and self.auth.renew(request)
+                        ):
+                            refused.add(sent)
+                            continue
+                        raise self._api_error(AuthenticationError, operation, failure, sensitive, hint=True)
+                    if self.dialect.is_not_found(failure):
+                        raise self._api_error(NotFoundError, operation, failure, sensitive)
+                    if not self.dialect.is_transient(failure):
+                        raise self._api_error(ApiError, operation, failure, sensitive)
+                    error = TransientError(
+                        self.dialect.provider,
+                        operation,
+                        status=failure.status,
+                        code=failure.code,
+                        message=self.redact(failure.message or "", sensitive) or None,
+                        retry_after=self.dialect.retry_after(response),
+                        maybe_committed=failure.status not in NOT_PROCESSED_STATUSES,
+                    )
+                    if not idempotent and error.maybe_committed:
+                        raise error
+                wait = self.policy.delay(attempt, error.retry_after)
+                if attempt + 1 >= self.policy.attempts or time.monotonic() + wait > deadline:
                     raise error
-            wait = self.policy.delay(attempt, error.retry_after)
-            if attempt + 1 >= self.policy.attempts or time.monotonic() + wait > deadline:
-                raise error
-            time.sleep(wait)
-            attempt += 1
+                time.sleep(wait)
+                attempt += 1
 
     def _log(self, request: httpx.Request, outcome: str, started: float, attempt: int,
              sensitive: tuple[str, ...]) -> None:
