@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -250,8 +251,10 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	}
 
 	cmd := exec.CommandContext(ctx, python(req.GetInfo()), args...)
-	cmd.Stdout = os.Stdout
-	cmd.Stderr = os.Stderr
+	// Through pipes this host copies, never the CLI's own: when the engine kills this host
+	// without a Cancel, the CLI's pipes close with it instead of staying open in the program.
+	cmd.Stdout = struct{ io.Writer }{os.Stdout}
+	cmd.Stderr = struct{ io.Writer }{os.Stderr}
 	cmd.Env = append(os.Environ(),
 		"PULUMI_CONFIG="+string(config),
 		"PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys),
