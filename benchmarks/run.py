@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -187,6 +188,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,50,100")
     parser.add_argument("--repeat", type=int, default=1, help="runs per size; the median is reported")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds the sandbox waits before answering each provider call (a real API's round trip)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     pulumi_dir = os.environ.get("PULUMI_WEBHOOKS_PULUMI_DIR") or str(Path(shutil.which("pulumi") or "").parent)
@@ -195,6 +198,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="webhooks-bench-") as tmp:
         bench = Bench(Path(tmp), pulumi_dir)
         bench.start_sandbox()
+        if args.latency:
+            bench.admin.post("/faults", json={"latency": args.latency}).raise_for_status()
         try:
             for n in sizes:
                 for kind in ("noop", "webhooks"):
@@ -209,6 +214,13 @@ def main() -> int:
     base_ms, extra_ms = import_cost()
     print(f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.system()} {platform.release()}")
+    if args.latency:
+        parallel = int(os.environ.get("PULUMI_PARALLEL") or 4 * (os.cpu_count() or 1))
+        print(f"\nEvery provider call waits {args.latency:.3f}s in the sandbox; the engine runs {parallel} "
+              f"operations at once, so the ideal is the floor plus ceil(N/{parallel}) x {args.latency:.3f}s "
+              f"(+ one list per provider for up's lost-create check)")
+        for n in sizes:
+            print(f"  N={n}: ideal extra {math.ceil(n / parallel) * args.latency:.2f}s over the floor")
     print("\nWall time (s) and ratio to the no-op floor")
     print(f"| {'N':>4} | {'operation':12} | {'floor s':>8} | {'webhooks s':>10} | {'ratio':>6} |")
     print(f"|{'-' * 6}|{'-' * 14}|{'-' * 10}|{'-' * 12}|{'-' * 8}|")

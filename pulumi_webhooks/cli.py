@@ -165,6 +165,16 @@ def _listen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _host_script(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ._host import write_script
+
+    path = write_script(Path(args.directory))
+    print(f"wrote {path}; put {args.directory} ahead of the pulumi CLI's own directory on PATH", file=sys.stderr)
+    return 0
+
+
 def _discover(args: argparse.Namespace) -> int:
     from .discover import discover
 
@@ -245,6 +255,16 @@ def parser() -> argparse.ArgumentParser:
         help="leave out the webhooks this stack already holds (repeatable)",
     )
     discover.set_defaults(run=_discover)
+
+    host = commands.add_parser(
+        "host-script", help="write the dynamic provider host that serves the engine's calls in parallel",
+        description="Write pulumi-resource-pulumi-python into DIRECTORY: Pulumi's host for Python dynamic "
+                    "providers, with as many threads as the engine sends calls (the SDK's serves 4 at once). "
+                    "The engine uses the one it finds on PATH first.",
+        formatter_class=formatter,
+    )
+    host.add_argument("directory", help="where to write it (a directory ahead of pulumi's on PATH)")
+    host.set_defaults(run=_host_script)
     return top
 
 
