@@ -14,7 +14,7 @@ import pulumi_webhooks
 from pulumi_webhooks.cli import main
 from pulumi_webhooks.sandbox import SandboxServer
 
-COMMANDS = ["sandbox", "use-sandbox", "trigger", "listen", "discover"]
+COMMANDS = ["sandbox", "use-sandbox", "trigger", "listen", "discover", "host-script"]
 
 
 @pytest.mark.parametrize("argv", [[], *([c] for c in COMMANDS)])
@@ -105,3 +105,11 @@ def test_use_sandbox_refuses_unknown_providers_and_missing_sandboxes(
     assert "no sandbox at" in capsys.readouterr().err
     assert not fake_pulumi.exists()
 
+
+
+def test_host_script_writes_an_executable_host_for_the_engine(tmp_path: Path) -> None:
+    assert main(["host-script", str(tmp_path / "bin")]) == 0
+    script = tmp_path / "bin" / "pulumi-resource-pulumi-python"
+    assert script.stat().st_mode & 0o111
+    text = script.read_text()
+    assert text.startswith("#!/bin/sh") and "pulumi_webhooks._host" in text and '"$@"' in text
