@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from pulumi.automation.errors import CommandError, ConcurrentUpdateError
 
 from .conftest import StackFactory
@@ -85,20 +86,25 @@ def cli_up(stack: EngineStack, project: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def restore_checkpoint(stack: EngineStack) -> None:
-    """The file backend's own backup of the previous checkpoint, put back over the one the kill
-    cut short (the backend writes the checkpoint in place)."""
+def repair_checkpoint(stack: EngineStack) -> None:
+    """What the file backend leaves when the kill cut its write short, put right: it writes a
+    checkpoint by renaming a whole new file over the old one, but its metadata sidecar
+    (``<stack>.json.attrs``, optional) in place, so either can be found empty."""
     backend = Path(urlsplit(stack.stack.workspace.env_vars["PULUMI_BACKEND_URL"]).path)
     [current] = (backend / ".pulumi" / "stacks").rglob(f"{stack.stack.name}.json")
-    backup = current.with_name(f"{current.name}.bak")
-    assert backup.exists() and backup.stat().st_size, "no checkpoint backup to go back to"
-    shutil.copyfile(backup, current)
+    attrs = current.with_name(f"{current.name}.attrs")
+    if attrs.exists() and not attrs.stat().st_size:
+        attrs.unlink()
+    if not current.stat().st_size:
+        backup = current.with_name(f"{current.name}.bak")
+        assert backup.exists() and backup.stat().st_size, "no checkpoint backup to go back to"
+        shutil.copyfile(backup, current)
 
 
 def up_after_a_kill(stack: EngineStack) -> None:
     """The documented next step: `pulumi up`; first `pulumi cancel` when the engine says the killed
-    update still holds the stack's lock, or the backup checkpoint when the kill cut the checkpoint
-    short ("failed to load checkpoint"). The journal finishes whatever the older one lacks."""
+    update still holds the stack's lock, and the backend's files put right when the kill cut a
+    write short ("failed to load checkpoint"). The journal finishes whatever the state lacks."""
     for _ in range(3):
         try:
             stack.up()
@@ -108,7 +114,7 @@ def up_after_a_kill(stack: EngineStack) -> None:
         except CommandError as failed:
             if "failed to load checkpoint" not in str(failed):
                 raise
-            restore_checkpoint(stack)
+            repair_checkpoint(stack)
     stack.up()
 
 
@@ -157,3 +163,27 @@ def test_sigkill_at_random_moments_of_up_then_up_leaves_exactly_what_is_declared
     assert any(0 < int(line.rsplit(": ", 1)[1].split("/")[0]) < 20 for line in report), (
         "no kill landed in the middle of the creates:\n" + "\n".join(report)
     )
+
+
+@pytest.mark.parametrize("cut_short", ["json.attrs", "json"])
+def test_a_checkpoint_write_cut_short_is_put_right_and_up_finishes(
+    tmp_path: Path, engine_stack: StackFactory, cut_short: str
+) -> None:
+    """The kill that lands in the backend's own write, made certain: the documented repair, then
+    `up`, and the state holds every webhook once (what the older checkpoint lacks, from the
+    journal)."""
+    project = tmp_path / "crash"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: crash\nruntime: python\n")
+    (project / "__main__.py").write_text(PROGRAM)
+    stack = engine_stack(project)
+    stack.up()
+    backend = Path(urlsplit(stack.stack.workspace.env_vars["PULUMI_BACKEND_URL"]).path)
+    [broken] = (backend / ".pulumi" / "stacks").rglob(f"{stack.stack.name}.{cut_short}")
+    broken.write_bytes(b"")
+    with pytest.raises(CommandError, match="failed to load checkpoint"):
+        stack.preview()
+    up_after_a_kill(stack)
+    assert live_urls(stack) == DECLARED
+    assert changes(stack.preview()) == {}
+    assert len(stack.resources("Webhook")) == 20
