@@ -13,6 +13,7 @@ journal), the provider host's peak memory, and the import cost of the package.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -184,6 +185,52 @@ def import_cost(samples: int = 7) -> tuple[float, float]:
     return statistics.median(base), statistics.median(ours) - statistics.median(base)
 
 
+def check_diff_cost(calls: int = 500, samples: int = 7) -> list[tuple[str, float, float]]:
+    """Per resource kind: median ms of our Check and of our Diff (a no-change diff), in-process,
+    without the engine's gRPC and serialisation around them."""
+    from pulumi_webhooks import _config, kotanipay, phonepe, safepay, spritz, velafi
+
+    # Settings that pass Check (which only looks at them); nothing is called.
+    _config.set_stack_config({
+        "kotanipay:apiKey": "k", "kotanipay:baseUrl": "http://127.0.0.1:9/kotanipay",
+        "velafi:apiKey": "k", "velafi:apiSecret": "s", "velafi:baseUrl": "http://127.0.0.1:9/velafi",
+        "safepay:secretKey": "k", "safepay:aggregatorId": "agg_1", "safepay:baseUrl": "http://127.0.0.1:9/safepay",
+        "spritz:apiKey": "k", "spritz:integratorKey": "int_1", "spritz:baseUrl": "http://127.0.0.1:9/spritz",
+        "phonepe:clientId": "c", "phonepe:clientSecret": "s", "phonepe:baseUrl": "http://127.0.0.1:9/phonepe",
+    })
+    url = "https://hooks.example.com/bench"
+    cases: list[tuple[str, Any, dict[str, Any]]] = [
+        ("kotanipay", kotanipay.IntegratorWebhook._provider_class(), {"url": url, "secret": "s3cret-value"}),
+        ("velafi", velafi.Webhook._provider_class(), {"event_type": "ORDER_WEBHOOK", "url": url}),
+        ("safepay", safepay.RaastWebhook._provider_class(), {"url": url, "event_types": ["payment.completed"]}),
+        ("spritz", spritz.IntegratorWebhook._provider_class(), {"url": url, "events": ["payment.completed"]}),
+        ("phonepe", phonepe.Webhook._provider_class(), {"url": url, "events": ["pg.order.completed"],
+                                                        "username": "merchant01", "password": "Passw0rd2024"}),
+    ]
+
+    def per_call(fn: Any) -> float:
+        for _ in range(calls // 5):
+            fn()
+        runs = []
+        for _ in range(samples):
+            started = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            runs.append((time.perf_counter() - started) / calls * 1000)
+        return statistics.median(runs)
+
+    found = []
+    for name, provider, news in cases:
+        news = {**news, "declared_urn": f"urn:pulumi:bench::bench::pulumi-webhooks:{name}::hook"}
+        inputs = provider.check({}, news).inputs
+        olds = {**inputs, "webhook_id": "wh_1", "base_url": f"http://127.0.0.1:9/{name}"}
+        check = functools.partial(provider.check, {}, news)
+        diff = functools.partial(provider.diff, "wh_1", olds, inputs)
+        found.append((name, per_call(check), per_call(diff)))
+    _config.set_stack_config({})
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,50,100")
@@ -246,6 +293,11 @@ def main() -> int:
             ours = table[("webhooks", hi)][op]["seconds"] / table[("webhooks", lo)][op]["seconds"]
             print(f"  {op:12} floor x{floor:5.2f}   webhooks x{ours:5.2f}")
     print(f"\nImport: pulumi.dynamic {base_ms:.0f} ms; pulumi_webhooks.phonepe adds {extra_ms:.0f} ms (median of 7)")
+    print("\nCheck and Diff per resource, in-process (ms, median of 7 x 500 calls; the engine's gRPC not included)")
+    print(f"| {'provider':10} | {'check ms':>8} | {'diff ms':>8} |")
+    print(f"|{'-' * 12}|{'-' * 10}|{'-' * 10}|")
+    for name, check_ms, diff_ms in check_diff_cost():
+        print(f"| {name:10} | {check_ms:8.3f} | {diff_ms:8.3f} |")
     return 0
 
 
