@@ -109,6 +109,11 @@ class Journal:
     def _load(self) -> None:
         if self._loaded:
             return
+        if not self._path.exists():
+            # Nothing journaled here: no lock file or directory is made for reads (every diff
+            # settles its id), only by the first record a create appends.
+            self._loaded = True
+            return
         with self._flock(fcntl.LOCK_EX):
             try:
                 lines = self._path.read_bytes().splitlines()
@@ -121,7 +126,7 @@ class Journal:
                     continue  # a line cut short by a full disk: nothing it said can be relied on
                 if isinstance(record, dict):
                     self._replay(record)
-            compacted = list(self._compacted())
+            compacted = self._compacted()
             if len(compacted) < len(lines):
                 tmp = self._path.with_suffix(f".{RUN}.tmp")
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -158,21 +163,21 @@ class Journal:
         elif "made_ids" in record:
             self._made.update(record["made_ids"])
 
-    def _compacted(self) -> Iterable[dict[str, Any]]:
+    def _compacted(self) -> list[dict[str, Any]]:
         """What is still needed: open intents, and for those without an answer the ids to exclude."""
         unanswered = [i for i in self._intents.values() if i.made is None]
-        for (run, landing), ids in self._before.items():
-            if any(i.run == run and i.landing == landing for i in unanswered):
-                yield {"run": run, "landing": landing, "before": sorted(ids)}
+        records: list[dict[str, Any]] = [
+            {"run": run, "landing": landing, "before": sorted(ids)}
+            for (run, landing), ids in self._before.items()
+            if any(i.run == run and i.landing == landing for i in unanswered)
+        ]
         if unanswered:
-            yield {"made_ids": sorted(self._made | self._held)}
+            records.append({"made_ids": sorted(self._made | self._held)})
         for intent in self._intents.values():
-            yield {"run": intent.run, "key": intent.key, "landing": intent.landing, "intent": intent.fields}
+            records.append({"run": intent.run, "key": intent.key, "landing": intent.landing, "intent": intent.fields})
             if intent.made is not None:
-                yield {"run": intent.run, "key": intent.key, "made": intent.made, "outs": intent.outs}
-        if not unanswered:
-            self._made = {i.made for i in self._intents.values() if i.made is not None}
-            self._held.clear()
+                records.append({"run": intent.run, "key": intent.key, "made": intent.made, "outs": intent.outs})
+        return records
 
     # -- records -------------------------------------------------------------------------------
     def before(self, landing: str, ids: Iterable[str]) -> None:

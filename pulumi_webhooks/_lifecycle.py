@@ -49,7 +49,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 from urllib.parse import urlsplit
 
 import pulumi
@@ -564,10 +564,10 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
                 return None
             return self._recovered(intent.made, args, {**intent.outs, **live})
         try:
-            intended = self.args_model.model_validate({**args.model_dump(), **intent.fields})
+            intended = cast(ArgsT, self.args_model.model_validate({**args.model_dump(), **intent.fields}))
         except ValidationError:
             intended = args
-        matches = dict(self.api_matches(intended))  # type: ignore[arg-type]
+        matches = dict(self.api_matches(intended))
         for id_ in journal.unexplained(intent, matches):
             if _CLAIMS.take(place, id_, new_only=False):
                 return self._recovered(id_, args, matches[id_])

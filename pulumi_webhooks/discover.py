@@ -46,31 +46,35 @@ def _identifier(text: str) -> str:
     return name if name and not name[0].isdigit() else f"w_{name}"
 
 
+def _pulumi_json(*args: str) -> tuple[Any, str | None]:
+    """The JSON a ``pulumi`` command prints, or (None, why not) without a CLI or on failure."""
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        return None, "no pulumi CLI on PATH"
+    done = subprocess.run([pulumi, *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return None, f"pulumi {' '.join(args)} failed: {done.stderr.strip()}"
+    return json.loads(done.stdout or "{}"), None
+
+
 def stack_config(stack: str | None = None) -> dict[str, str] | None:
     """The stack's config (secrets decrypted) as ``pulumi config`` shows it, or None when
     there is no Pulumi project or CLI here."""
-    pulumi = shutil.which("pulumi")
-    if pulumi is None:
+    entries, failed = _pulumi_json("config", "--json", "--show-secrets", *(["--stack", stack] if stack else []))
+    if failed is not None:
+        if stack and not failed.startswith("no pulumi"):
+            # A stack was asked for by name: not finding it is an error, not a fallback.
+            raise WebhookError(failed)
         return None
-    command = [pulumi, "config", "--json", "--show-secrets", *(["--stack", stack] if stack else [])]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        if stack:  # a stack was asked for by name: not finding it is an error, not a fallback
-            raise WebhookError(f"pulumi config --stack {stack} failed: {done.stderr.strip()}")
-        return None
-    entries = json.loads(done.stdout or "{}")
     return {key: str(entry.get("value", "")) for key, entry in entries.items() if isinstance(entry, dict)}
 
 
 def held_by(stack: str, provider: str) -> set[str]:
     """The ids of ``provider``'s webhooks that ``stack`` holds (from ``pulumi stack export``)."""
-    pulumi = shutil.which("pulumi")
-    if pulumi is None:
-        raise WebhookError("--exclude-stack needs the pulumi CLI on PATH")
-    done = subprocess.run([pulumi, "stack", "export", "--stack", stack], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise WebhookError(f"pulumi stack export --stack {stack} failed: {done.stderr.strip()}")
-    deployment = json.loads(done.stdout or "{}").get("deployment") or {}
+    exported, failed = _pulumi_json("stack", "export", "--stack", stack)
+    if failed is not None:
+        raise WebhookError(f"--exclude-stack {stack}: {failed}")
+    deployment = exported.get("deployment") or {}
     kind = f"pulumi-python:dynamic/{provider}:{RESOURCES[provider]}"
     return {
         str(r["id"]) for r in deployment.get("resources") or []

@@ -453,10 +453,8 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
         # No get-one call: every read of an operation shares one listing (see ApiClient.shared_read).
         client = _client()
-        for hook in client.shared_read("webhooks", lambda: list(_pages(client))):
-            if hook.id == id_:
-                return hook.properties()
-        return None
+        hook = client.shared_read("webhooks", lambda: {h.id: h for h in _pages(client)}).get(id_)
+        return None if hook is None else hook.properties()
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:
         return _put(_client(), id_, args).properties()

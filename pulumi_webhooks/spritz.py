@@ -393,10 +393,8 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
         # No get-one call: every read of an operation shares one listing (see ApiClient.shared_read).
         client = _client()
-        for webhook in client.shared_read("webhooks", lambda: _list(client)):
-            if webhook.id == id_:
-                return webhook.properties()
-        return None
+        webhook = client.shared_read("webhooks", lambda: {w.id: w for w in _list(client)}).get(id_)
+        return None if webhook is None else webhook.properties()
 
     def api_update(
         self, id_: str, olds: Mapping[str, Any], args: IntegratorWebhookArgs

@@ -412,10 +412,8 @@ class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
         # No get-one call: every read of an operation shares one listing (see ApiClient.shared_read).
         client = _client()
-        for hook in client.shared_read("webhooks", lambda: _live_webhooks(client)):
-            if hook.webhook_id == id_:
-                return hook.properties()
-        return None
+        hook = client.shared_read("webhooks", lambda: {h.webhook_id: h for h in _live_webhooks(client)}).get(id_)
+        return None if hook is None else hook.properties()
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:
         current = olds.get("event_type")

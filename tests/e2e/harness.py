@@ -26,6 +26,14 @@ PASSPHRASE = "correct horse battery staple"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
+def project_on_disk(directory: Path, program: str) -> Path:
+    """A Pulumi project folder whose ``__main__.py`` is ``program`` (named after the folder)."""
+    directory.mkdir(parents=True)
+    (directory / "Pulumi.yaml").write_text(f"name: {directory.name}\nruntime: python\n")
+    (directory / "__main__.py").write_text(program)
+    return directory
+
+
 def pulumi_dir() -> str:
     """The directory holding the pulumi CLI and its Python hosts."""
     configured = os.environ.get("PULUMI_WEBHOOKS_PULUMI_DIR")
@@ -156,16 +164,20 @@ class EngineStack:
     def export_state(self) -> dict[str, Any]:
         return dict(self.stack.export_stack().deployment)
 
+    @property
+    def backend_dir(self) -> Path:
+        """Where the file backend keeps this stack's state."""
+        return Path(urlsplit(self.stack.workspace.env_vars["PULUMI_BACKEND_URL"]).path)
+
     def state_text(self) -> str:
         """Every file the backend keeps (checkpoints, backups, history) as stored on disk.
 
         ``export_state`` decrypts (the Automation API exports with
         ``--show-secrets``), so what must hold no plaintext is the files.
         """
-        backend = Path(urlsplit(self.stack.workspace.env_vars["PULUMI_BACKEND_URL"]).path)
-        files = sorted(p for p in (backend / ".pulumi").rglob("*") if p.is_file())
+        files = sorted(p for p in (self.backend_dir / ".pulumi").rglob("*") if p.is_file())
         if not files:
-            raise AssertionError(f"no backend files under {backend}")
+            raise AssertionError(f"no backend files under {self.backend_dir}")
         return "\n".join(p.read_text(errors="replace") for p in files)
 
     def resources(self, type_suffix: str = "") -> list[dict[str, Any]]:

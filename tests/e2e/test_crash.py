@@ -11,13 +11,12 @@ import subprocess
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from pulumi.automation.errors import CommandError, ConcurrentUpdateError
 
 from .conftest import StackFactory
-from .harness import EngineStack, changes, pulumi_dir
+from .harness import EngineStack, changes, project_on_disk, pulumi_dir
 
 TRIALS = int(os.environ.get("PULUMI_WEBHOOKS_CRASH_TRIALS", "10"))
 RECEIVER = "https://hooks.example.com"
@@ -90,8 +89,7 @@ def repair_checkpoint(stack: EngineStack) -> None:
     """What the file backend leaves when the kill cut its write short, put right: it writes a
     checkpoint by renaming a whole new file over the old one, but its metadata sidecar
     (``<stack>.json.attrs``, optional) in place, so either can be found empty."""
-    backend = Path(urlsplit(stack.stack.workspace.env_vars["PULUMI_BACKEND_URL"]).path)
-    [current] = (backend / ".pulumi" / "stacks").rglob(f"{stack.stack.name}.json")
+    [current] = (stack.backend_dir / ".pulumi" / "stacks").rglob(f"{stack.stack.name}.json")
     attrs = current.with_name(f"{current.name}.attrs")
     if attrs.exists() and not attrs.stat().st_size:
         attrs.unlink()
@@ -125,10 +123,7 @@ def live_urls(stack: EngineStack) -> Counter[str]:
 def test_sigkill_at_random_moments_of_up_then_up_leaves_exactly_what_is_declared(
     tmp_path: Path, engine_stack: StackFactory
 ) -> None:
-    project = tmp_path / "crash"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text("name: crash\nruntime: python\n")
-    (project / "__main__.py").write_text(PROGRAM)
+    project = project_on_disk(tmp_path / "crash", PROGRAM)
     rng = random.Random(int(os.environ.get("PULUMI_WEBHOOKS_CRASH_SEED", "13")))
 
     # Every create a little slow, as real APIs are, so that kills land while requests are in flight.
@@ -172,14 +167,10 @@ def test_a_checkpoint_write_cut_short_is_put_right_and_up_finishes(
     """The kill that lands in the backend's own write, made certain: the documented repair, then
     `up`, and the state holds every webhook once (what the older checkpoint lacks, from the
     journal)."""
-    project = tmp_path / "crash"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text("name: crash\nruntime: python\n")
-    (project / "__main__.py").write_text(PROGRAM)
+    project = project_on_disk(tmp_path / "crash", PROGRAM)
     stack = engine_stack(project)
     stack.up()
-    backend = Path(urlsplit(stack.stack.workspace.env_vars["PULUMI_BACKEND_URL"]).path)
-    [broken] = (backend / ".pulumi" / "stacks").rglob(f"{stack.stack.name}.{cut_short}")
+    [broken] = (stack.backend_dir / ".pulumi" / "stacks").rglob(f"{stack.stack.name}.{cut_short}")
     broken.write_bytes(b"")
     with pytest.raises(CommandError, match="failed to load checkpoint"):
         stack.preview()

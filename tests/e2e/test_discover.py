@@ -13,7 +13,7 @@ from pulumi_webhooks.discover import discover
 from pulumi_webhooks.sandbox import SandboxServer
 
 from .conftest import StackFactory
-from .harness import changes
+from .harness import changes, project_on_disk
 
 PASSWORD = "Dashboard2024"
 
@@ -62,10 +62,7 @@ def test_discover_then_up_adopts_without_writing(
     assert PASSWORD not in "\n".join(program)
     assert len(secret_keys) == 1  # PhonePe's password: read from config, not printed
 
-    project = tmp_path / "adopted"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text("name: adopted\nruntime: python\n")
-    (project / "__main__.py").write_text("\n".join(program) + "\n")
+    project = project_on_disk(tmp_path / "adopted", "\n".join(program) + "\n")
     stack = engine_stack(project)
     stack.secret_keys.add(secret_keys[0])
     stack.set_config({secret_keys[0]: PASSWORD})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .conftest import StackFactory
+from .harness import project_on_disk
 
 PROGRAM = """from pulumi_webhooks import phonepe, velafi
 
@@ -17,11 +18,7 @@ phonepe.Webhook(
 
 
 def test_source_positions_point_at_the_program(tmp_path: Path, engine_stack: StackFactory) -> None:
-    project = tmp_path / "positions"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text("name: positions\nruntime: python\n")
-    (project / "__main__.py").write_text(PROGRAM)
-    stack = engine_stack(project)
+    stack = engine_stack(project_on_disk(tmp_path / "positions", PROGRAM))
     stack.up()
     positions = {r["urn"].rsplit("::", 1)[1]: r.get("sourcePosition", "") for r in stack.resources("Webhook")}
     assert positions["orders"].endswith("__main__.py#3"), positions
