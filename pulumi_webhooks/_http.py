@@ -20,9 +20,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from ._config import Connection
@@ -33,6 +32,9 @@ from ._errors import (
     NotFoundError,
     TransientError,
 )
+
+if TYPE_CHECKING:
+    import httpx  # imported when the first client is made: a preview never needs it
 
 #: Statuses retried for idempotent requests.
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -230,10 +232,15 @@ _tls_lock = threading.Lock()
 _tls: ssl.SSLContext | None = None
 
 
-def _tls_context() -> ssl.SSLContext:
-    """One TLS context (httpx's default trust store) for every client of the process:
-    loading the CA bundle costs ~20 ms, once per client otherwise."""
+def _tls_context(base_url: str) -> ssl.SSLContext:
+    """One TLS context (httpx's default trust store) for every https client of the process:
+    loading the CA bundle costs ~20 ms, once per client otherwise. A plain-http base URL (the
+    sandbox) gets a context that trusts nothing: it never does TLS, and fails closed if asked."""
     global _tls
+    if not base_url.lower().startswith("https:"):
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    import httpx
+
     with _tls_lock:
         if _tls is None:
             _tls = httpx.create_ssl_context()
@@ -272,11 +279,13 @@ class ApiClient:
         self.dialect = dialect
         self.auth = auth
         self.policy = policy or RetryPolicy.from_env()
+        import httpx
+
         self.http = httpx.Client(
             base_url=connection.base_url,
             timeout=self.policy.timeout,
             transport=_transport_override,
-            verify=_tls_context(),
+            verify=_tls_context(connection.base_url),
             headers={"User-Agent": "pulumi-webhooks", "Accept": "application/json"},
         )
         self._extra_secrets: set[str] = set()
@@ -369,6 +378,8 @@ class ApiClient:
         that chose it, never :class:`NotFoundError` (which would read as "the
         webhook is gone" and make a delete succeed).
         """
+        import httpx
+
         if idempotent is None:
             idempotent = method.upper() != "POST"
         sensitive = tuple(sensitive)
@@ -474,6 +485,8 @@ class ApiClient:
     def _transport_error(
         self, operation: str, exc: httpx.TransportError, sensitive: tuple[str, ...]
     ) -> TransientError:
+        import httpx
+
         # A refused connection or a pool timeout never reached the provider.
         not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         kind = type(exc).__name__

@@ -44,6 +44,7 @@ finished by the next one from the create journal (:mod:`._journal`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
@@ -247,6 +248,8 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
             inputs[URN_INPUT] = news[URN_INPUT]
         result = [self._check_failure(f, r, news.get(f)) for f, r in failures]
         result.extend(CheckFailure("", problem) for problem in problems)
+        if not _olds and not result:
+            self._will_create(inputs, known_account)
         return CheckResult(inputs, result)
 
     def _check_failure(self, field: str, rule: str, value: Any = None) -> CheckFailure:
@@ -519,17 +522,8 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         self, args: ArgsT, location: str | None, key: str | None
     ) -> tuple[str, dict[str, Any]]:
         """Create, finishing first what an interrupted create of the same resource began."""
-        landing = self.landing(args.model_dump())
-        place = self._place(location, landing)
-        journal = self._journal(location) if key is not None else None
-
-        def list_before() -> list[str] | None:
-            listed = self.api_list(args)
-            if journal is not None and listed is not None:
-                journal.before(landing, listed)
-            return listed
-
-        _CLAIMS.snapshot(place, list_before)
+        _WARMUP.creating()
+        landing, place, journal = self._snapshot(args, location, key)
         if journal is None or key is None:
             return self._create_once(args, location, place)
         interrupted = journal.interrupted(key)
@@ -547,6 +541,45 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
             raise
         journal.made(key, landing, id_, self._journaled(live))
         return id_, live
+
+    def _snapshot(
+        self, args: ArgsT, location: str | None, key: str | None
+    ) -> tuple[str, tuple[str, str | None], Journal | None]:
+        """List, once per location, what it holds before this process's first create there."""
+        landing = self.landing(args.model_dump())
+        place = self._place(location, landing)
+        journal = self._journal(location) if key is not None else None
+
+        def list_before() -> list[str] | None:
+            listed = self.api_list(args)
+            if journal is not None and listed is not None:
+                journal.before(landing, listed)
+            return listed
+
+        _CLAIMS.snapshot(place, list_before)
+        return landing, place, journal
+
+    def _will_create(self, inputs: Mapping[str, Any], account: str | None) -> None:
+        """Check saw a new resource: have its location listed (and its token fetched) as soon
+        as this process is known to be creating, so creates do not wait for that in turn."""
+        if self.connection_spec is None or (self.adopt_argument and inputs.get(self.adopt_argument)):
+            return
+        if any(is_unknown(v) for v in inputs.values()):
+            return
+        with for_account(account):
+            try:
+                location = self._configured_location()
+                place = self._place(location, self.landing(inputs))
+            except WebhookError:
+                return  # the create itself reports it
+        key = inputs.get(URN_INPUT)
+        key = key if isinstance(key, str) and key else None
+
+        def warm() -> None:
+            with for_account(account):
+                self._snapshot(self._args(inputs), location, key)
+
+        _WARMUP.note(place, warm)
 
     def _journaled(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """What the journal may hold: no secret, nothing write-only."""
@@ -687,9 +720,74 @@ class _Claims:
 _CLAIMS = _Claims()
 
 
+class _Warmup:
+    """The lists that creates wait for, started early.
+
+    The first create at a location waits for its token and its list of what is there; the
+    engine's other creates there wait behind it, holding their slots. Check sees every new
+    resource first, so once this process is known to be creating (its first create, never a
+    preview), every location Check has seen is listed at once, each in its own thread. A
+    failed warm-up leaves nothing behind: that location's first create lists it again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._creating = False
+        self._waiting: dict[tuple[str, str | None], Callable[[], None]] = {}
+        self._started: set[tuple[str, str | None]] = set()
+        self._threads: list[threading.Thread] = []
+
+    def note(self, place: tuple[str, str | None], warm: Callable[[], None]) -> None:
+        with self._lock:
+            if place in self._started or place in self._waiting:
+                return
+            if not self._creating:
+                self._waiting[place] = warm
+                return
+            self._started.add(place)
+        self._start(warm)
+
+    def creating(self) -> None:
+        with self._lock:
+            if self._creating:
+                return
+            self._creating = True
+            waiting = list(self._waiting.items())
+            self._waiting.clear()
+            self._started.update(place for place, _ in waiting)
+        for _, warm in waiting:
+            self._start(warm)
+
+    def _start(self, warm: Callable[[], None]) -> None:
+        def run() -> None:
+            with contextlib.suppress(Exception):
+                warm()
+
+        thread = threading.Thread(target=run, name="webhooks-warmup", daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+
+    def reset(self) -> None:
+        """Forget everything, once no warm-up of the operation before is still running."""
+        with self._lock:
+            threads, self._threads = self._threads, []
+        for thread in threads:
+            thread.join()
+        with self._lock:
+            self._creating = False
+            self._waiting.clear()
+            self._started.clear()
+
+
+_WARMUP = _Warmup()
+
+
 def reset_claims() -> None:
     """Forget every location's snapshot and taken ids (a new operation, or a test)."""
     _CLAIMS.reset()
+    _WARMUP.reset()
 
 
 class _Declarations:

@@ -53,9 +53,8 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-import httpx
 import pulumi
 from pydantic import ValidationError
 
@@ -64,6 +63,9 @@ from ._errors import NotFoundError, TransientError
 from ._fields import HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
 from ._http import ApiClient, Dialect, Failure, cached_client, json_or_none, parse_retry_after
 from ._lifecycle import WebhookProvider, WebhookResource
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "CONNECTION",

@@ -24,10 +24,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from urllib.parse import quote
 
-import httpx
 import pulumi
 from pulumi.dynamic import DiffResult
 from pydantic import AfterValidator
@@ -37,6 +36,9 @@ from ._errors import ApiError, ConfigurationError, NotFoundError, TransientError
 from ._fields import Flag, HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
 from ._http import ApiClient, Dialect, cached_client, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource, is_unknown
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "CONNECTION",

@@ -38,10 +38,9 @@ import hmac
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, get_args
-from urllib.parse import parse_qsl, quote
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from urllib.parse import parse_qsl, quote, urlsplit
 
-import httpx
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult
 from pydantic import AfterValidator, Field, ValidationError
@@ -51,6 +50,9 @@ from ._errors import ApiError, InputError, WebhookError
 from ._fields import AnyUrl, Lenient, NonEmptyStr, Payload, event_list
 from ._http import ApiClient, Dialect, Failure, cached_client, json_or_none, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "CONNECTION",
@@ -342,7 +344,7 @@ def secret_verbs(base_url: str) -> tuple[str, str]:
     """The verbs to set the webhook secret with at ``base_url``, in the order to try them:
     ``PUT`` first at the documented sandbox host (its docs say ``PUT``), ``POST`` first
     anywhere else (the newer spec)."""
-    if httpx.URL(base_url).host == httpx.URL(CONNECTION.base_urls["sandbox"]).host:
+    if urlsplit(base_url).hostname == urlsplit(CONNECTION.base_urls["sandbox"]).hostname:
         return ("PUT", "POST")
     return ("POST", "PUT")
 

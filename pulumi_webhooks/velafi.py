@@ -35,9 +35,8 @@ import hmac
 import re
 import time
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Final, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Literal, get_args
 
-import httpx
 import pulumi
 from pydantic import AfterValidator, Field, ValidationError
 
@@ -46,6 +45,9 @@ from ._errors import ApiError, AuthenticationError, InputError, NotFoundError, T
 from ._fields import Flag, HttpsUrl, Lenient, Payload, suggest
 from ._http import ApiClient, Dialect, Failure, TokenAuth, cached_client, json_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["CONNECTION", "EVENT_TYPES", "EventTypeName", "Webhook", "WebhookArgs", "list_webhooks"]
 

@@ -1,13 +1,15 @@
 """N webhooks spread over the five providers, or N no-op dynamic resources.
 
-Config: ``bench:kind`` (webhooks | noop), ``bench:count``, ``bench:generation``
-(bumped to make every webhook change in place).
+Config: ``bench:kind`` (webhooks | shaped | imports | noop), ``bench:count``, ``bench:generation``
+(bumped to make every webhook change in place). ``shaped`` declares the resources of
+``shape.json`` beside this program (see benchmarks/shaped.py); ``imports`` the same
+resources with the package imported (benchmarks/shaped_imports.py).
 """
 
-import pulumi
+import json
+from pathlib import Path
 
-from pulumi_webhooks import kotanipay, phonepe, safepay, spritz, velafi
-from tests.noop import Noop
+import pulumi
 
 config = pulumi.Config("bench")
 kind = config.require("kind")
@@ -29,9 +31,26 @@ def spread(n: int) -> dict[str, int]:
 
 
 if kind == "noop":
+    from tests.noop import Noop
+
     for i in range(count):
         Noop(f"noop-{i}", value=generation)
+elif kind in ("shaped", "imports"):
+    # Only pulumi.dynamic is imported: the floor for resources of exactly this shape;
+    # "imports" adds the package's imports, in this program and in the provider host.
+    if kind == "shaped":
+        from benchmarks.shaped import Shaped
+    else:
+        from benchmarks.shaped_imports import ImportingShaped as Shaped
+
+    shape_path = str(Path("shape.json").resolve())
+    shapes = json.loads(Path(shape_path).read_text())
+    for name, entries in shapes["resources"].items():
+        entry = next((e for e in entries if e["generation"] == generation), entries[-1])
+        Shaped(name, path=shape_path, entry=entry)
 else:
+    from pulumi_webhooks import kotanipay, phonepe, safepay, spritz, velafi
+
     shares = spread(count)
     base = f"https://hooks.example.com/{generation}"
     for i in range(shares["kotanipay"]):

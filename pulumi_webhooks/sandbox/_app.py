@@ -58,6 +58,7 @@ class Request:
     body: bytes = b""
     raw_path: str = ""  # the path as received, with the provider prefix
     raw_query: str = ""  # the query string as received
+    route: str = ""  # the pattern that served it, e.g. "GET /v1/webhooks/{webhook_id}"
 
     def json(self) -> Any:
         if not self.body:
@@ -114,21 +115,22 @@ class Router:
     """Routes ``METHOD /path/{param}`` patterns to handlers."""
 
     def __init__(self) -> None:
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._routes: list[tuple[str, str, re.Pattern[str], Handler]] = []
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern.rstrip("/") or "/")
-        self._routes.append((method.upper(), re.compile(f"^{regex}/?$"), handler))
+        self._routes.append((method.upper(), pattern, re.compile(f"^{regex}/?$"), handler))
 
     def dispatch(self, request: Request, *args: Any) -> Response | None:
         path_matched = False
-        for method, regex, handler in self._routes:
+        for method, pattern, regex, handler in self._routes:
             m = regex.match(request.path)
             if not m:
                 continue
             path_matched = True
             # HEAD is GET without the body (RFC 9110 9.3.2); the server drops the body.
             if method == request.method or (method == "GET" and request.method == "HEAD"):
+                request.route = f"{method} {pattern}"
                 return handler(request, *args, **m.groupdict())
         if path_matched:
             raise HTTPError(405, f"method {request.method} not allowed on {request.path}")
@@ -391,8 +393,10 @@ class Sandbox:
                     "provider": provider,
                     "method": request.method,
                     "path": request.raw_path,
+                    "route": request.route,
                     "status": None if response.drop else response.status,
                     "dropped": response.drop,
+                    "bytes": 0 if response.drop else len(response.encoded()),
                     "ms": round(seconds * 1000, 3),  # time spent in the sandbox
                 }
             )

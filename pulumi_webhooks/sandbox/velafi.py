@@ -42,6 +42,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import queue
 import threading
 import time
@@ -154,36 +155,51 @@ def _new_key_pair() -> tuple[str, str]:
 
 
 class _KeyPool:
-    """RSA key pairs made ahead of time by a background thread.
+    """RSA key pairs made ahead of time.
 
     A 2048-bit key takes ~30 ms to make; made inside a create (which holds the
     sandbox's lock) it would make the sandbox the slowest part of every
-    benchmark and test. Takes fall back to making one when the pool is empty.
+    benchmark and test. By default a background thread keeps ``SIZE`` ready.
+    With ``PULUMI_WEBHOOKS_SANDBOX_VELAFI_KEYS=N`` the sandbox makes N before it
+    starts answering and none afterwards, so that a benchmark's measured runs
+    share the cores with no key-making. Takes fall back to making one when the
+    pool is empty.
     """
 
     SIZE = 32
+    PREMADE_ENV = "PULUMI_WEBHOOKS_SANDBOX_VELAFI_KEYS"
 
     def __init__(self) -> None:
-        self._ready: queue.Queue[tuple[str, str]] = queue.Queue(maxsize=self.SIZE)
+        self._ready: queue.Queue[tuple[str, str]] = queue.Queue()
         self._started = False
         self._lock = threading.Lock()
+        self._free = threading.Semaphore(self.SIZE)  # room left in the background-filled pool
 
     def _fill(self) -> None:
         while True:
-            self._ready.put(_new_key_pair())  # blocks while the pool is full
+            self._free.acquire()  # blocks while the pool is full
+            self._ready.put(_new_key_pair())
 
     def start(self) -> None:
         with self._lock:
-            if not self._started:
-                self._started = True
-                threading.Thread(target=self._fill, name="velafi-keys", daemon=True).start()
+            if self._started:
+                return
+            self._started = True
+            premade = os.environ.get(self.PREMADE_ENV, "").strip()
+            if premade:
+                for _ in range(int(premade)):
+                    self._ready.put(_new_key_pair())
+                return
+            threading.Thread(target=self._fill, name="velafi-keys", daemon=True).start()
 
     def take(self) -> tuple[str, str]:
         self.start()
         try:
-            return self._ready.get_nowait()
+            pair = self._ready.get_nowait()
         except queue.Empty:
             return _new_key_pair()
+        self._free.release()
+        return pair
 
 
 _keys = _KeyPool()

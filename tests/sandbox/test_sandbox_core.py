@@ -88,6 +88,12 @@ def test_routes_errors_and_journal_never_holds_credentials() -> None:
     ]
     assert "echo-key" not in json.dumps(journal)
     assert c.get("/_sandbox/journal", params={"since": journal[-1]["seq"]}).json() == []
+    # The route that served each request, and the bytes answered (a 405 had no route).
+    assert [r["route"] for r in journal] == [
+        "POST /hooks", "POST /hooks", "GET /hooks/{hook_id}", "GET /hooks/{hook_id}", "",
+    ]
+    assert journal[0]["bytes"] == len(json.dumps({"id": "h1"}).encode())
+    assert journal[2]["bytes"] == len(json.dumps({"id": "h1", "url": "u"}).encode())
 
 
 def test_faults_before_and_after_commit_and_retry_after() -> None:

@@ -495,3 +495,19 @@ def test_the_push_signature_is_hex_rsa_sha256_of_the_raw_body(sb: Sandbox, http:
     key = serialization.load_der_public_key(base64.b64decode(made["publicKey"]))
     assert isinstance(key, rsa.RSAPublicKey)
     key.verify(bytes.fromhex(signature), delivery.body, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_premade_key_pairs_are_made_before_the_sandbox_answers_and_none_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from pulumi_webhooks.sandbox import velafi as velafi_sandbox
+
+    monkeypatch.setenv(velafi_sandbox._KeyPool.PREMADE_ENV, "2")
+    pool = velafi_sandbox._KeyPool()
+    threads = threading.active_count()
+    pool.start()
+    assert pool._ready.qsize() == 2 and threading.active_count() == threads  # no background maker
+    taken = {pool.take()[0] for _ in range(3)}  # the third is made on the spot
+    assert len(taken) == 3 and pool._ready.qsize() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -574,3 +575,37 @@ def test_an_account_change_replaces_and_each_account_is_operated_with_its_own_se
     assert LocatedToy.seen == [("delete", "http://127.0.0.1:2/b")]
     default = provider.create({"url": "https://a.example"})
     assert default.outs is not None and "account" not in default.outs
+
+
+# -- the lists creates wait for start early -----------------------------------------------------
+
+
+class SlowListingToy(LocatedToy):
+    """Lists take a while and are recorded with the account they were made for."""
+
+    listed: list[str] = []
+
+    def api_list(self, args: ToyArgs) -> list[str] | None:
+        time.sleep(0.05)
+        SlowListingToy.listed.append(ACME.resolve().base_url)
+        return super().api_list(args)
+
+
+def test_a_preview_lists_nothing_and_the_first_create_lists_every_checked_location(
+    toy: ToyProvider, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    SlowListingToy.listed = []
+    set_stack_config({"acme:apiKey": "k", "acme:baseUrl": "http://127.0.0.1:1/a",
+                      "acme:accounts": '{"eu": {"apiKey": "k2", "baseUrl": "http://127.0.0.1:2/b"}}'})
+    provider = SlowListingToy()
+    checked = [provider.check({}, {"url": f"https://a.example/{i}", "account": account})
+               for i, account in enumerate((None, "eu", None, "eu"))]
+    assert all(not c.failures for c in checked)
+    # An existing resource's check (olds given) is an update, not a create: nothing to warm.
+    provider.check({"url": "https://a.example/0"}, {"url": "https://a.example/9", "account": "us"})
+    time.sleep(0.2)
+    assert SlowListingToy.listed == []  # a preview: checks only, no call
+    provider.create(checked[0].inputs)
+    reset_claims()  # waits for the warm-ups
+    # The create's own location was listed once, and the other account's at the same time.
+    assert sorted(SlowListingToy.listed) == ["http://127.0.0.1:1/a", "http://127.0.0.1:2/b"]
