@@ -4,6 +4,7 @@ Hierarchy::
 
     WebhookError                   anything this package raises on purpose
     ├── ConfigurationError         a connection setting is missing or invalid
+    ├── SignatureError             a received delivery is not authentic (pulumi_webhooks.verify)
     ├── InputError                 a resource argument breaks a provider rule
     │   └── AdoptionError          a webhook to take over is not what the program declares
     └── ApiError                   a provider call failed (provider, operation, status, code)
@@ -20,6 +21,19 @@ or stored without leaking a secret.
 
 from __future__ import annotations
 
+__all__ = [
+    "AdoptionError",
+    "ApiError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "InputError",
+    "LimitError",
+    "NotFoundError",
+    "SignatureError",
+    "TransientError",
+    "WebhookError",
+]
+
 
 class WebhookError(Exception):
     """Base class of every error raised by pulumi-webhooks."""
@@ -27,6 +41,10 @@ class WebhookError(Exception):
 
 class ConfigurationError(WebhookError):
     """A connection setting (credential, base URL, environment) is missing or invalid."""
+
+
+class SignatureError(WebhookError):
+    """The delivery is not authentic: a header is missing, malformed or does not match."""
 
 
 class InputError(WebhookError):

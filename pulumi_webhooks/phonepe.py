@@ -43,6 +43,8 @@ from ._fields import Flag, HttpsUrl, Lenient, Payload, event_list
 from ._http import TRANSIENT_STATUSES, ApiClient, Dialect, Failure, TokenAuth, cached_client, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
+__all__ = ["CONNECTION", "EVENTS", "EventName", "Webhook", "WebhookArgs", "list_webhooks"]
+
 # -- connection -----------------------------------------------------------------------------
 
 CONNECTION = ConnectionSpec(

@@ -21,13 +21,9 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 
-from ._errors import WebhookError
+from ._errors import SignatureError
 
 __all__ = ["SignatureError", "kotanipay", "phonepe", "safepay", "spritz", "velafi"]
-
-
-class SignatureError(WebhookError):
-    """The delivery is not authentic: a header is missing, malformed or does not match."""
 
 
 def _header(headers: Mapping[str, str], name: str, provider: str) -> str:

@@ -101,3 +101,24 @@ def test_license_is_apache_2() -> None:
 
 def test_changelog_names_the_current_version() -> None:
     assert f"## {pulumi_webhooks.__version__}" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_the_package_offers_what_a_program_catches_and_imports_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    import pulumi_webhooks
+    from pulumi_webhooks import _errors, verify
+
+    assert set(pulumi_webhooks.__all__) - {"__version__"} == set(_errors.__all__)
+    for name in _errors.__all__:
+        assert getattr(pulumi_webhooks, name) is getattr(_errors, name)
+        assert issubclass(getattr(pulumi_webhooks, name), pulumi_webhooks.WebhookError)
+    assert verify.SignatureError is pulumi_webhooks.SignatureError
+    code = (
+        "import sys, pulumi_webhooks; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pydantic', 'httpx', 'pulumi') or m.startswith('pulumi_webhooks.')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['pulumi_webhooks._errors']", loaded
