@@ -186,10 +186,8 @@ class Bench:
     def shape_of(self, project: Path, generation: str) -> dict[str, dict[str, Any]]:
         """Per webhook resource: its recorded inputs and outputs, which are secrets, and the
         arguments that replace it (what benchmarks/shaped.py declares)."""
-        from pulumi_webhooks import kotanipay, phonepe, safepay, spritz, velafi
+        from pulumi_webhooks._registry import BY_NAME
 
-        modules = {"kotanipay": kotanipay, "phonepe": phonepe, "velafi": velafi, "safepay": safepay,
-                   "spritz": spritz}
         out = subprocess.run(["pulumi", "stack", "export", "--show-secrets"], cwd=project, env=self.env,
                              check=True, capture_output=True, text=True).stdout
         shapes: dict[str, dict[str, Any]] = {}
@@ -198,7 +196,7 @@ class Bench:
                 continue
             name = res["urn"].rsplit("::", 1)[1]
             module, cls = PREFIXES[name.split("-", 1)[0]].split(".")
-            provider = getattr(modules[module], cls)._provider_class
+            provider = BY_NAME[module].resource_class(cls)._provider_class
 
             def plain(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 found, secret = {}, []
@@ -296,8 +294,9 @@ def import_cost(samples: int = 21) -> dict[str, float]:
                 total += int(parts[0].split(":")[1])
         return total / 1000
 
-    five = "import " + ", ".join(f"pulumi_webhooks.{m}" for m in ("kotanipay", "velafi", "safepay", "spritz",
-                                                                  "phonepe"))
+    from pulumi_webhooks._registry import PROVIDERS
+
+    five = "import " + ", ".join(provider.module_path for provider in PROVIDERS)
     statements = ("import pulumi.dynamic", "import pulumi.dynamic; import pulumi_webhooks.phonepe",
                   f"import pulumi.dynamic; {five}")
     times: list[list[float]] = [[], [], []]

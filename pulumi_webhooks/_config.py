@@ -22,6 +22,19 @@ from urllib.parse import urlsplit
 
 from ._errors import ConfigurationError
 
+__all__ = [
+    "Connection",
+    "ConnectionSpec",
+    "Setting",
+    "account_env",
+    "check_account_name",
+    "current_account",
+    "for_account",
+    "located_at",
+    "set_stack_config",
+    "stack_config_value",
+]
+
 ENVIRONMENTS = ("production", "sandbox")
 
 _lock = threading.Lock()

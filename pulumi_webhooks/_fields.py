@@ -16,6 +16,21 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
+__all__ = [
+    "AnyUrl",
+    "Flag",
+    "HttpsUrl",
+    "Lenient",
+    "NonEmptyStr",
+    "Payload",
+    "event_list",
+    "has_userinfo",
+    "is_local_host",
+    "is_loopback_host",
+    "public_targets_only",
+    "suggest",
+]
+
 
 class Payload(BaseModel):
     """Base of every payload model: unknown fields are errors, assignment is validated."""

@@ -36,6 +36,26 @@ from ._errors import (
 if TYPE_CHECKING:
     import httpx  # imported when the first client is made: a preview never needs it
 
+__all__ = [
+    "STILL_WORKING",
+    "TRANSIENT_STATUSES",
+    "ApiClient",
+    "Auth",
+    "Dialect",
+    "Failure",
+    "RetryPolicy",
+    "TokenAuth",
+    "TokenCache",
+    "cached_client",
+    "clear_clients",
+    "json_or_none",
+    "parse_retry_after",
+    "redact",
+    "request_log",
+    "text_or_none",
+    "use_transport",
+]
+
 #: Statuses retried for idempotent requests.
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 #: Statuses that prove the request was not processed: safe to retry even a create.

@@ -74,6 +74,18 @@ from ._fields import has_userinfo, public_targets_only
 from ._http import STILL_WORKING, RetryPolicy
 from ._journal import Intent, Journal, journal_for
 
+__all__ = [
+    "PROVIDER_KEY",
+    "UNKNOWN",
+    "URN_INPUT",
+    "WebhookProvider",
+    "WebhookResource",
+    "is_unknown",
+    "reset_claims",
+    "rule_of",
+    "validate_fields",
+]
+
 #: What the engine sends for a value it does not know yet (during preview). The SDK hands
 #: it to Check and Diff either as this string or as a ``pulumi.output.Unknown`` object.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"

@@ -20,8 +20,11 @@ import httpx
 
 from ._errors import WebhookError
 from ._fields import suggest
-from .sandbox import PROVIDERS, Delivery, HTTPError, Sandbox, apps
+from ._registry import BY_NAME, NAMES
+from .sandbox import Delivery, HTTPError, Sandbox, apps
 from .sandbox._admin import is_loopback_target
+
+__all__ = ["PRINTED_URL", "Listener", "Triggered", "events", "trigger"]
 
 #: The ``url`` a printed (not sent) delivery names: nothing is ever posted there.
 PRINTED_URL = "https://receiver.invalid/webhook"
@@ -29,11 +32,7 @@ PRINTED_URL = "https://receiver.invalid/webhook"
 
 def events(provider: str) -> tuple[str, ...]:
     """The event names ``trigger`` accepts for ``provider`` (VelaFi: its event types)."""
-    import importlib
-
-    module = importlib.import_module(f"pulumi_webhooks.{provider}")
-    names: tuple[str, ...] = module.EVENT_TYPES if provider == "velafi" else module.EVENTS
-    return tuple(n for n in names if n != "*")  # Spritz's wildcard is a subscription, not an event
+    return tuple(n for n in BY_NAME[provider].events() if n != "*")  # Spritz's wildcard is a subscription, not an event
 
 
 @dataclass
@@ -83,15 +82,15 @@ def trigger(
     PhonePe ``username`` and ``password``); what is missing is made up and returned in
     ``verify_with``.
     """
-    if provider not in PROVIDERS:
-        hint = suggest(provider, PROVIDERS)
-        raise WebhookError(f"unknown provider {provider!r}{hint}; one of {', '.join(PROVIDERS)}")
+    if provider not in BY_NAME:
+        hint = suggest(provider, NAMES)
+        raise WebhookError(f"unknown provider {provider!r}{hint}; one of {', '.join(NAMES)}")
     allowed = events(provider)
     if event not in allowed:
         raise WebhookError(f"unknown {provider} event {event!r}{suggest(event, allowed)}; one of {', '.join(allowed)}")
     if forward_to is not None:
         _check_target(forward_to)
-    sandbox = Sandbox(providers=[cls for cls in apps() if cls.name == provider])
+    sandbox = Sandbox(providers=[BY_NAME[provider].app_class()])
     app = sandbox.apps[provider]
     try:
         webhook_id, verify_with = app.sample(forward_to or PRINTED_URL, event, signing or {})

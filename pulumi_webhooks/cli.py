@@ -6,19 +6,24 @@ import argparse
 import json
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Sequence
 
 from . import __version__
 from ._errors import WebhookError
+from ._registry import NAMES, PROVIDERS
 
-PROVIDERS = ("kotanipay", "velafi", "safepay", "spritz", "phonepe")
+__all__ = ["DESCRIPTION", "EPILOG", "main", "parser", "use_sandbox_command"]
+
+_TITLES = [provider.title for provider in PROVIDERS]
 
 # Plain text: argparse prints these as they are, so no reST markup.
-DESCRIPTION = """\
-Manage the webhook settings of Kotani Pay, VelaFi, Safepay Raast Wire, Spritz Finance
-and PhonePe from Pulumi, and develop webhook receivers locally.
-"""
+DESCRIPTION = textwrap.fill(
+    f"Manage the webhook settings of {', '.join(_TITLES[:-1])} and {_TITLES[-1]} from Pulumi, "
+    "and develop webhook receivers locally.",
+    width=86,
+) + "\n"
 
 EPILOG = """\
 examples:
@@ -83,7 +88,7 @@ def use_sandbox_command(settings: dict[str, object], providers: Sequence[str], s
     config = settings["config"]
     secrets = settings["secrets"]
     assert isinstance(config, dict) and isinstance(secrets, list)
-    wanted = set(providers or PROVIDERS)
+    wanted = set(providers or NAMES)
     command = ["pulumi", "config", "set-all", "--non-interactive", *(["--stack", stack] if stack else [])]
     for key, value in sorted(config.items()):
         if key.split(":", 1)[0] in wanted:
@@ -100,9 +105,9 @@ def _use_sandbox(args: argparse.Namespace) -> int:
         settings = httpx.get(f"{args.url.rstrip('/')}/_sandbox/config", timeout=10).raise_for_status().json()
     except httpx.HTTPError as exc:
         return _fail("use-sandbox", f"no sandbox at {args.url}: {exc}")
-    unknown = [p for p in args.providers if p not in PROVIDERS]
+    unknown = [p for p in args.providers if p not in NAMES]
     if unknown:
-        return _fail("use-sandbox", f"unknown provider {unknown[0]!r}; one of {', '.join(PROVIDERS)}")
+        return _fail("use-sandbox", f"unknown provider {unknown[0]!r}; one of {', '.join(NAMES)}")
     command = use_sandbox_command(settings, args.providers, args.stack)
     try:
         done = subprocess.run(command, check=False)
@@ -214,7 +219,7 @@ def parser() -> argparse.ArgumentParser:
                     "providers named (every provider when none is), credentials as secrets.",
     )
     use.add_argument("providers", nargs="*", metavar="provider",
-                     help=f"providers to point at the sandbox: {', '.join(PROVIDERS)} (default: all)")
+                     help=f"providers to point at the sandbox: {', '.join(NAMES)} (default: all)")
     use.add_argument("--url", default="http://127.0.0.1:8787", help="the sandbox's URL")
     use.add_argument("--stack", help="the stack to configure (default: the selected one)")
     use.set_defaults(run=_use_sandbox)
@@ -225,7 +230,7 @@ def parser() -> argparse.ArgumentParser:
                     "post it to a loopback --forward-to URL, or print it (headers, body, and what verifies it)\n"
                     "as JSON. Signing material not given is made up and shown.",
     )
-    trig.add_argument("provider", choices=PROVIDERS)
+    trig.add_argument("provider", choices=NAMES)
     trig.add_argument("event", help="an event name (VelaFi: an event type such as ORDER_WEBHOOK)")
     trig.add_argument("--forward-to", metavar="URL", help="loopback URL to post the delivery to")
     trig.add_argument("--secret", help="webhook secret (Kotani Pay, Spritz; Safepay: its base64 secret)")
@@ -247,7 +252,7 @@ def parser() -> argparse.ArgumentParser:
         "discover", help="list a provider's existing webhooks and print declarations that adopt them",
         formatter_class=formatter,
     )
-    discover.add_argument("provider", choices=PROVIDERS)
+    discover.add_argument("provider", choices=NAMES)
     discover.add_argument("--account", help="the account whose settings to use (<ns>:accounts.<name>.*)")
     discover.add_argument("--stack", help="the stack whose config to read (default: the selected one)")
     discover.add_argument(

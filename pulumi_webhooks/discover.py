@@ -18,7 +18,6 @@ with placeholders.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import shutil
@@ -30,15 +29,9 @@ from typing import Any, TextIO
 from ._config import check_account_name, for_account, set_stack_config
 from ._errors import WebhookError
 from ._lifecycle import WebhookProvider, WebhookResource
+from ._registry import BY_NAME
 
-# provider -> the resource class that adopts its webhooks
-RESOURCES = {
-    "kotanipay": "IntegratorWebhook",
-    "velafi": "Webhook",
-    "safepay": "RaastWebhook",
-    "spritz": "IntegratorWebhook",
-    "phonepe": "Webhook",
-}
+__all__ = ["declaration", "discover", "held_by", "stack_config"]
 
 
 def _identifier(text: str) -> str:
@@ -75,7 +68,7 @@ def held_by(stack: str, provider: str) -> set[str]:
     if failed is not None:
         raise WebhookError(f"--exclude-stack {stack}: {failed}")
     deployment = exported.get("deployment") or {}
-    kind = f"pulumi-python:dynamic/{provider}:{RESOURCES[provider]}"
+    kind = f"pulumi-python:dynamic/{provider}:{BY_NAME[provider].adopting_resource}"
     return {
         str(r["id"]) for r in deployment.get("resources") or []
         if r.get("type") == kind and r.get("id")
@@ -86,8 +79,7 @@ def declaration(
     provider: str, webhook_id: str, props: Mapping[str, Any], account: str | None = None
 ) -> tuple[str, list[str]]:
     """Python that adopts one webhook, and the config commands its secrets need."""
-    module = importlib.import_module(f"pulumi_webhooks.{provider}")
-    resource: type[WebhookResource] = getattr(module, RESOURCES[provider])
+    resource: type[WebhookResource] = BY_NAME[provider].adopting_resource_class()
     provider_cls: type[WebhookProvider[Any]] = resource._provider_class
     var = _identifier(f"{provider}_{webhook_id}")[:60]
     lines = [f"{var} = {provider}.{resource.__name__}(", f"    {f'{provider}-{webhook_id}'!r},"]
@@ -131,7 +123,7 @@ def discover(
 
     Errors go to ``err`` (stderr), never into ``out``, so a generated file holds code only."""
     err = err or sys.stderr
-    module = importlib.import_module(f"pulumi_webhooks.{provider}")
+    module = BY_NAME[provider].module()
     try:
         if account is not None:
             check_account_name(account)

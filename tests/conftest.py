@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from pulumi_webhooks import _config, _http, _journal, _lifecycle
+from pulumi_webhooks._registry import PROVIDERS
 from pulumi_webhooks.sandbox import Sandbox, SandboxServer, SandboxTransport
 
 from .helpers import SANDBOX_URL, sandbox_client
@@ -32,7 +33,7 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     import os
 
     for name in list(os.environ):
-        if name.split("_", 1)[0] in {"KOTANIPAY", "VELAFI", "SAFEPAY", "SPRITZ", "PHONEPE"}:
+        if name.split("_", 1)[0] in {provider.name.upper() for provider in PROVIDERS}:
             monkeypatch.delenv(name)
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "5")
     monkeypatch.setenv(_journal.JOURNAL_DIR_ENV, str(tmp_path / "journal"))

@@ -6,6 +6,7 @@ config it prints (``<ns>:baseUrl`` plus sandbox credentials).
 
 from __future__ import annotations
 
+from .._registry import NAMES
 from ._app import (
     Delivery,
     Fault,
@@ -16,10 +17,12 @@ from ._app import (
     Response,
     Sandbox,
     SandboxTransport,
+    apps,
 )
 from ._server import SandboxServer
 
 __all__ = [
+    "PROVIDERS",
     "Delivery",
     "Fault",
     "HTTPError",
@@ -33,25 +36,5 @@ __all__ = [
     "apps",
 ]
 
-
-PROVIDERS = ("kotanipay", "velafi", "safepay", "spritz", "phonepe")
-
-
-def apps() -> list[type[ProviderApp]]:
-    """The provider apps, in a stable order (each module defines one ProviderApp)."""
-    import importlib
-
-    found: list[type[ProviderApp]] = []
-    for name in PROVIDERS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-            continue
-        found.extend(
-            v for v in vars(module).values()
-            if isinstance(v, type) and issubclass(v, ProviderApp) and v is not ProviderApp
-            and v.__module__ == module.__name__
-        )
-    return found
+#: The providers' names, in the order the sandbox serves them.
+PROVIDERS = NAMES

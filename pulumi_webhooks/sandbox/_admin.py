@@ -32,6 +32,8 @@ from ._app import Fault, HTTPError, Request, Response, Router, field_errors
 if TYPE_CHECKING:
     from ._app import Sandbox
 
+__all__ = ["handle_admin", "is_loopback_target"]
+
 
 def _body(request: Request) -> dict[str, Any]:
     try:

@@ -22,6 +22,24 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from .._lifecycle import rule_of
+from .._registry import BY_NAME, PROVIDERS
+
+__all__ = [
+    "Delivery",
+    "Fault",
+    "HTTPError",
+    "Headers",
+    "MissingDependency",
+    "ProviderApp",
+    "Request",
+    "Response",
+    "Router",
+    "Sandbox",
+    "SandboxTransport",
+    "apps",
+    "field_errors",
+    "require",
+]
 
 ADMIN_PREFIX = "_sandbox"
 
@@ -173,10 +191,7 @@ class ProviderApp:
 
     def secret_settings(self) -> set[str]:
         """The config keys of :meth:`credentials` that are secrets (from the provider's connection spec)."""
-        import importlib
-
-        spec = importlib.import_module(f"pulumi_webhooks.{self.name}").CONNECTION
-        return {s.key for s in spec.settings if s.secret}
+        return {s.key for s in BY_NAME[self.name].connection().settings if s.secret}
 
     def error(self, status: int, message: str, code: str | None = None, **extra: Any) -> Response:
         """An error in this provider's own envelope."""
@@ -265,6 +280,11 @@ class Fault:
         return True
 
 
+def apps() -> list[type[ProviderApp]]:
+    """The provider apps, in the registry's order (their modules import this one, so they load on call)."""
+    return [provider.app_class() for provider in PROVIDERS]
+
+
 class Sandbox:
     """All five provider APIs plus the admin API, in one object."""
 
@@ -275,8 +295,6 @@ class Sandbox:
         seed: int | None = None,
         providers: Sequence[type[ProviderApp]] | None = None,
     ) -> None:
-        from . import apps  # the provider apps import this module
-
         self.base_url = base_url.rstrip("/")
         self.state_path = state_path
         self.lock = threading.RLock()

@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 from .._fields import is_loopback_host
 from ._app import Headers, Request, Sandbox
 
+__all__ = ["SandboxServer"]
+
 #: Largest request body accepted: the providers' payloads are a few KiB.
 MAX_BODY = 1 << 20
 

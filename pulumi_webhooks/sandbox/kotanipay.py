@@ -48,6 +48,8 @@ from pulumi_webhooks.kotanipay import (
 
 from ._app import Delivery, HTTPError, ProviderApp, Request, Response, field_errors
 
+__all__ = ["SANDBOX_API_KEY", "SANDBOX_API_SECRET", "SANDBOX_INTEGRATOR_ID", "SANDBOX_READONLY_API_KEY", "KotaniPayApp"]
+
 #: The sandbox key (config ``kotanipay:apiKey``); it may read and update the setting.
 SANDBOX_API_KEY = "kp_sandbox_6f1d2c9e8b7a4f3e9d0c1b2a3f4e5d6c"
 #: A key of the same account without the permission to change the webhook setting.

@@ -40,6 +40,8 @@ from pulumi_webhooks.phonepe import EVENTS, MAX_WEBHOOKS, CreateWebhookRequest, 
 
 from ._app import Delivery, HTTPError, ProviderApp, Request, Response, field_errors
 
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "CLIENT_VERSION", "PhonePeApp"]
+
 CLIENT_ID = "PHONEPESANDBOXUAT"
 CLIENT_SECRET = "sbx-phonepe-client-secret-6f1d2a"
 CLIENT_VERSION = "1"

@@ -31,6 +31,8 @@ from typing import Any
 from ..safepay import AUTH_HEADER, EVENTS, CreateWebhook, UpdateWebhook
 from ._app import Delivery, HTTPError, ProviderApp, Request, Response, Sandbox
 
+__all__ = ["SANDBOX_AGGREGATOR_ID", "SANDBOX_SECOND_AGGREGATOR_ID", "SANDBOX_SECRET_KEY", "SafepayApp"]
+
 SANDBOX_SECRET_KEY = "sk_test_5b0e1d6c-8d1f-4c55-9a0e-3f2b7c9d4e61"
 SANDBOX_AGGREGATOR_ID = "agg_7c1f3a52-9e44-4b0d-8f6a-2d5e9b13c7a4"
 SANDBOX_SECOND_AGGREGATOR_ID = "agg_e2b94d17-5a36-4c8e-b1f0-6a7d3c28e95b"

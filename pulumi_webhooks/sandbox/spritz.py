@@ -47,6 +47,8 @@ from ..spritz import (
 )
 from ._app import Delivery, HTTPError, ProviderApp, Request, Response, Sandbox, field_errors
 
+__all__ = ["API_KEY", "INTEGRATOR_KEY", "INTEGRATOR_SECRET", "SpritzApp"]
+
 API_KEY = "spritz_sandbox_api_key_4f1c9e2a"
 INTEGRATOR_KEY = "int_sandbox_7d3b5a19c2"
 INTEGRATOR_SECRET = "spritz_sandbox_integrator_secret_b6e0"

@@ -74,6 +74,8 @@ from pulumi_webhooks.velafi import (
 
 from ._app import Delivery, HTTPError, ProviderApp, Request, Response, require
 
+__all__ = ["VelaFiApp"]
+
 #: The header a push's signature travels in (docs: "the signature attached in the request header").
 PUSH_SIGNATURE_HEADER = "signature"
 #: What every example in VelaFi's docs shows for an active webhook.

@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 
 from pulumi_webhooks._lifecycle import WebhookResource
+from pulumi_webhooks._registry import NAMES, PROVIDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = (ROOT / "docs" / "reference.md").read_text()
-RESOURCES = [
-    ("kotanipay", "IntegratorWebhook"), ("velafi", "Webhook"), ("safepay", "RaastWebhook"),
-    ("spritz", "IntegratorWebhook"), ("spritz", "WebhookSecret"), ("phonepe", "Webhook"),
-]
+RESOURCES = [(provider.name, resource) for provider in PROVIDERS for resource in provider.resources]
 
 
 def section(title: str) -> str:
@@ -36,7 +34,7 @@ def test_every_argument_and_output_is_documented(module: str, name: str) -> None
         assert f"**`{secret}`**" in text, f"{module}.{name}.{secret} is not marked secret"
 
 
-@pytest.mark.parametrize("module", ["kotanipay", "velafi", "safepay", "spritz", "phonepe"])
+@pytest.mark.parametrize("module", NAMES)
 def test_every_connection_setting_is_documented(module: str) -> None:
     spec = importlib.import_module(f"pulumi_webhooks.{module}").CONNECTION
     row = next(line for line in REFERENCE.splitlines() if line.startswith(f"| `{module}` | ") and "`" in line

@@ -23,6 +23,7 @@ import pytest
 from pulumi_webhooks import verify
 from pulumi_webhooks._errors import WebhookError
 from pulumi_webhooks._localdev import Listener, events, trigger
+from pulumi_webhooks._registry import NAMES
 from pulumi_webhooks.cli import main
 from pulumi_webhooks.sandbox import SandboxServer
 
@@ -163,15 +164,12 @@ def test_a_receiver_with_the_wrong_secret_rejects_the_trigger(receiver: Receiver
     assert done.status == 401 and receiver.rejected
 
 
-@pytest.mark.parametrize("provider", ["kotanipay", "velafi", "safepay", "spritz", "phonepe"])
+@pytest.mark.parametrize("provider", NAMES)
 def test_every_documented_event_can_be_triggered_and_made_up_secrets_are_returned(provider: str) -> None:
-    checks: dict[str, Callable[..., None]] = {
-        "kotanipay": verify.kotanipay, "velafi": verify.velafi, "safepay": verify.safepay,
-        "spritz": verify.spritz, "phonepe": verify.phonepe,
-    }
+    check: Callable[..., None] = getattr(verify, provider)
     for event in events(provider)[:3]:
         done = trigger(provider, event)
-        checks[provider](done.delivery.headers, done.delivery.body, **done.verify_with)
+        check(done.delivery.headers, done.delivery.body, **done.verify_with)
 
 
 @pytest.mark.parametrize(

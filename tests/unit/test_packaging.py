@@ -122,3 +122,17 @@ def test_the_package_offers_what_a_program_catches_and_imports_nothing_heavy() -
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "['pulumi_webhooks._errors']", loaded
+
+
+def test_a_program_catches_every_error_from_the_package_itself() -> None:
+    from pulumi_webhooks import InputError, NotFoundError, SignatureError, WebhookError, _errors, verify
+
+    assert issubclass(InputError, WebhookError) and issubclass(NotFoundError, WebhookError)
+    assert issubclass(SignatureError, WebhookError) and verify.SignatureError is SignatureError
+    offered: dict[str, object] = {}
+    exec("from pulumi_webhooks import *", offered)
+    for name in _errors.__all__:
+        assert offered[name] is getattr(_errors, name)
+    assert issubclass(_errors.AdoptionError, _errors.InputError)
+    assert all(issubclass(getattr(_errors, name), _errors.ApiError)
+               for name in ("AuthenticationError", "NotFoundError", "LimitError", "TransientError"))

@@ -13,15 +13,9 @@ from hypothesis import strategies as st
 
 from pulumi_webhooks import _http
 from pulumi_webhooks._lifecycle import PROVIDER_KEY, UNKNOWN, WebhookProvider, WebhookResource, is_unknown
+from pulumi_webhooks._registry import PROVIDERS
 
-RESOURCES = [
-    ("kotanipay", "IntegratorWebhook"),
-    ("velafi", "Webhook"),
-    ("safepay", "RaastWebhook"),
-    ("spritz", "IntegratorWebhook"),
-    ("spritz", "WebhookSecret"),
-    ("phonepe", "Webhook"),
-]
+RESOURCES = [(provider.name, resource) for provider in PROVIDERS for resource in provider.resources]
 
 
 def provider_of(module: str, name: str) -> WebhookProvider[Any]:
