@@ -47,9 +47,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = Path(__file__).resolve().parent / "program"
 OPERATIONS = ("preview", "up", "up-nochange", "update", "refresh", "destroy")
 KINDS = ("webhooks", "shaped", "noop")  # run in this order: the shape comes from the webhooks' state
-#: Which resource class each benchmark resource is, by its name's prefix.
-PREFIXES = {"kotani": "kotanipay.IntegratorWebhook", "phonepe": "phonepe.Webhook", "velafi": "velafi.Webhook",
-            "safepay": "safepay.RaastWebhook", "spritz": "spritz.IntegratorWebhook"}
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
@@ -192,25 +189,14 @@ class Bench:
                              check=True, capture_output=True, text=True).stdout
         shapes: dict[str, dict[str, Any]] = {}
         for res in json.loads(out)["deployment"]["resources"]:
-            if not res["type"].startswith("pulumi-python:dynamic"):
+            kind = res["type"].removeprefix("pulumi-python:dynamic/")  # e.g. "phonepe:Webhook"
+            if kind == res["type"]:
                 continue
             name = res["urn"].rsplit("::", 1)[1]
-            module, cls = PREFIXES[name.split("-", 1)[0]].split(".")
+            module, cls = kind.split(":")
             provider = BY_NAME[module].resource_class(cls)._provider_class
-
-            def plain(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-                found, secret = {}, []
-                for k, v in values.items():
-                    if k == "__provider":
-                        continue
-                    if isinstance(v, dict) and SECRET_SIG in v:
-                        secret.append(k)
-                        v = json.loads(v["plaintext"])
-                    found[k] = v
-                return found, secret
-
-            inputs, secret_inputs = plain(res.get("inputs", {}))
-            outputs, secret_outputs = plain(res.get("outputs", {}))
+            inputs, secret_inputs = _plain(res.get("inputs", {}))
+            outputs, secret_outputs = _plain(res.get("outputs", {}))
             shapes[name] = {"generation": generation, "id": res["id"], "inputs": inputs,
                             "secret_inputs": secret_inputs, "outputs": outputs,
                             "secret_outputs": sorted(set(secret_outputs) | set(provider.secret_properties)),
@@ -352,6 +338,19 @@ def check_diff_cost(calls: int = 500, samples: int = 7) -> list[tuple[str, float
         found.append((name, per_call(check), per_call(diff)))
     _config.set_stack_config({})
     return found
+
+
+def _plain(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Exported properties without the pickled provider, secrets decrypted, and which were secret."""
+    found, secret = {}, []
+    for k, v in values.items():
+        if k == "__provider":
+            continue
+        if isinstance(v, dict) and SECRET_SIG in v:
+            secret.append(k)
+            v = json.loads(v["plaintext"])
+        found[k] = v
+    return found, secret
 
 
 def _median_rows(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:

@@ -90,13 +90,14 @@ class Response:
     body: Any = None  # JSON-able, or bytes sent as they are
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
+    _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def encoded(self) -> bytes:
-        if self.body is None:
-            return b""
-        if isinstance(self.body, bytes):
-            return self.body
-        return json.dumps(self.body).encode()
+        # Made once: the journal counts its bytes and the server sends it.
+        if self._encoded is None:
+            body = self.body
+            self._encoded = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self._encoded
 
 
 class HTTPError(Exception):
