@@ -19,11 +19,12 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
+from ._clock import SYSTEM_CLOCK, Clock
 from ._config import Connection
 from ._errors import (
     ApiError,
@@ -119,7 +120,8 @@ class RetryPolicy:
     PULUMI_WEBHOOKS_RETRY_DEADLINE. ``attempts`` caps the tries of one call
     (PULUMI_WEBHOOKS_RETRY_ATTEMPTS), so an API that fails every time fails the
     call in seconds, not at the deadline. ``timeout`` bounds each request
-    (PULUMI_WEBHOOKS_REQUEST_TIMEOUT).
+    (PULUMI_WEBHOOKS_REQUEST_TIMEOUT). ``clock`` is what the pauses between
+    attempts wait on and the deadline is measured with.
     """
 
     deadline: float = 60.0
@@ -127,9 +129,10 @@ class RetryPolicy:
     base_delay: float = 0.25
     max_delay: float = 8.0
     attempts: int = 5
+    clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
     @classmethod
-    def from_env(cls) -> RetryPolicy:
+    def from_env(cls, clock: Clock = SYSTEM_CLOCK) -> RetryPolicy:
         def number(name: str, default: float) -> float:
             raw = os.environ.get(name)
             if raw is None or raw == "":
@@ -150,6 +153,7 @@ class RetryPolicy:
             deadline=number("PULUMI_WEBHOOKS_RETRY_DEADLINE", cls.deadline),
             timeout=number("PULUMI_WEBHOOKS_REQUEST_TIMEOUT", cls.timeout),
             attempts=int(attempts),
+            clock=clock,
         )
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
@@ -196,8 +200,10 @@ class Dialect:
             None if raw_message is None else str(raw_message),
         )
 
-    def retry_after(self, response: httpx.Response) -> float | None:
-        return parse_retry_after(response.headers.get("Retry-After"))
+    def retry_after(self, response: httpx.Response, clock: Clock = SYSTEM_CLOCK) -> float | None:
+        """Seconds ``response`` asks to wait before another try, or None; ``clock`` tells the
+        time an HTTP date is counted from."""
+        return parse_retry_after(response.headers.get("Retry-After"), clock)
 
     def is_transient(self, failure: Failure) -> bool:
         return failure.status in TRANSIENT_STATUSES
@@ -206,7 +212,7 @@ class Dialect:
         return failure.status == 404
 
 
-def parse_retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None, clock: Clock = SYSTEM_CLOCK) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
     if not value:
         return None
@@ -218,7 +224,7 @@ def parse_retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, when.timestamp() - clock.time())
 
 
 class Auth(Protocol):
@@ -267,21 +273,23 @@ def _tls_context(base_url: str) -> ssl.SSLContext:
         return _tls
 
 
-# Tests route every client to an in-process transport through this hook.
+# Tests route every client to an in-process transport (and their waits to a clock) through this hook.
 _transport_override: httpx.BaseTransport | None = None
+_clock_override: Clock | None = None
 
 
 @contextlib.contextmanager
-def use_transport(transport: httpx.BaseTransport) -> Iterator[None]:
-    """Send every request of clients created inside the block through ``transport``."""
-    global _transport_override
-    previous = _transport_override
-    _transport_override = transport
+def use_transport(transport: httpx.BaseTransport, clock: Clock | None = None) -> Iterator[None]:
+    """Send every request of clients created inside the block through ``transport``; with
+    ``clock``, those clients wait on it and measure their deadlines and tokens with it."""
+    global _transport_override, _clock_override
+    previous = _transport_override, _clock_override
+    _transport_override, _clock_override = transport, clock
     clear_clients()
     try:
         yield
     finally:
-        _transport_override = previous
+        _transport_override, _clock_override = previous
         clear_clients()
 
 
@@ -298,7 +306,8 @@ class ApiClient:
         self.connection = connection
         self.dialect = dialect
         self.auth = auth
-        self.policy = policy or RetryPolicy.from_env()
+        self.policy = policy or RetryPolicy.from_env(_clock_override or SYSTEM_CLOCK)
+        self.clock = self.policy.clock
         import httpx
 
         self.http = httpx.Client(
@@ -404,7 +413,7 @@ class ApiClient:
             idempotent = method.upper() != "POST"
         sensitive = tuple(sensitive)
         with self._writing(method, credentials_request):
-            deadline = time.monotonic() + self.policy.deadline
+            deadline = self.clock.monotonic() + self.policy.deadline
             attempt = 0
             # Credentials refused so far in this call: a 401 for credentials already refused once is
             # final, while a renewed token that expires in its turn (token churn) is renewed again.
@@ -415,7 +424,7 @@ class ApiClient:
                         method, url, json_body=json_body, params=params, data=data,
                         headers=headers, authenticated=authenticated,
                     )
-                    started = time.monotonic()
+                    started = time.monotonic()  # the log times the real request, whatever the clock
                     response = self.http.send(request)
                 except httpx.TransportError as exc:
                     self._log(request, type(exc).__name__, started, attempt, sensitive)
@@ -454,15 +463,15 @@ class ApiClient:
                         status=failure.status,
                         code=failure.code,
                         message=self.redact(failure.message or "", sensitive) or None,
-                        retry_after=self.dialect.retry_after(response),
+                        retry_after=self.dialect.retry_after(response, self.clock),
                         maybe_committed=failure.status not in NOT_PROCESSED_STATUSES,
                     )
                     if not idempotent and error.maybe_committed:
                         raise error
                 wait = self.policy.delay(attempt, error.retry_after)
-                if attempt + 1 >= self.policy.attempts or time.monotonic() + wait > deadline:
+                if attempt + 1 >= self.policy.attempts or self.clock.monotonic() + wait > deadline:
                     raise error
-                time.sleep(wait)
+                self.clock.sleep(wait)
                 attempt += 1
 
     def _log(self, request: httpx.Request, outcome: str, started: float, attempt: int,
@@ -611,11 +620,11 @@ class TokenCache:
         self._token: str | None = None
         self._expires_at = 0.0
 
-    def get(self, fetch: Callable[[], tuple[str, float]]) -> str:
-        """The cached token; a missing or expiring one is replaced by ``fetch()``,
+    def get(self, fetch: Callable[[], tuple[str, float]], clock: Clock = SYSTEM_CLOCK) -> str:
+        """The cached token; a missing or expiring one (by ``clock``) is replaced by ``fetch()``,
         which returns (token, expiry in epoch seconds)."""
         with self._lock:
-            if self._token is None or time.time() >= self._expires_at - self._skew:
+            if self._token is None or clock.time() >= self._expires_at - self._skew:
                 self._token, self._expires_at = fetch()
             return self._token
 
@@ -637,7 +646,7 @@ class TokenAuth:
     """Fetch a token, cache it until shortly before it expires, send it in a header.
 
     ``fetch(client)`` obtains a token and returns ``(token, expires_at)`` in
-    epoch seconds; it should call the provider with ``authenticated=False`` and
+    epoch seconds (by ``client.clock``); it should call the provider with ``authenticated=False`` and
     ``credentials_request=True``. The header carries ``"<scheme> <token>"``, or
     the bare token without a scheme. One token per client (so per credential set)
     is shared by every thread; a 401 forgets exactly the token that request
@@ -662,7 +671,7 @@ class TokenAuth:
             client.add_secret(token)
             return token, expires_at
 
-        request.headers[self._header] = self._prefix + self._tokens.get(fetch)
+        request.headers[self._header] = self._prefix + self._tokens.get(fetch, client.clock)
 
     def renew(self, request: httpx.Request) -> bool:
         value = request.headers.get(self._header)

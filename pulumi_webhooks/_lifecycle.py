@@ -47,7 +47,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
@@ -231,6 +230,10 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         """Webhooks that a create of ``args`` can have made (id, live properties), oldest first;
         used when a create's answer was lost."""
         return []
+
+    def retry_policy(self) -> RetryPolicy:
+        """The attempts, pauses, deadline and clock of a create whose answer was lost."""
+        return RetryPolicy.from_env()
 
     # -- engine entry points -------------------------------------------------
     def configure(self, req: ConfigureRequest) -> None:
@@ -622,8 +625,9 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         self, args: ArgsT, location: str | None, place: tuple[str, str | None]
     ) -> tuple[str, dict[str, Any]]:
         """Create; after a lost answer, take what it made, and send again only when nothing is found."""
-        policy = RetryPolicy.from_env()
-        deadline = time.monotonic() + policy.deadline
+        policy = self.retry_policy()
+        clock = policy.clock
+        deadline = clock.monotonic() + policy.deadline
         attempt = 0
         while True:
             _CLAIMS.sending(place, +1)
@@ -641,9 +645,9 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
                     pause = policy.delay(attempt, exc.retry_after)
                     if exc.status is None and exc.code in STILL_WORKING:
                         pause = max(pause, min(policy.timeout, 10.0))
-                    if attempt + 1 >= policy.attempts or time.monotonic() + pause > deadline:
+                    if attempt + 1 >= policy.attempts or clock.monotonic() + pause > deadline:
                         raise
-                    time.sleep(pause)
+                    clock.sleep(pause)
                     found = self._take_made(place, args)
                 if found is not None:
                     return found

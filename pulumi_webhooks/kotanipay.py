@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import pulumi
 from pydantic import ValidationError
 
+from ._clock import SYSTEM_CLOCK, Clock
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import NotFoundError, TransientError
 from ._fields import HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
@@ -172,9 +173,9 @@ class KotaniDialect(Dialect):
         envelope = self._envelope(body)
         return (envelope.code(), envelope.text()) if envelope else (None, None)
 
-    def retry_after(self, response: httpx.Response) -> float | None:
+    def retry_after(self, response: httpx.Response, clock: Clock = SYSTEM_CLOCK) -> float | None:
         """Retry-After, else either documented 429 body shape, else the X-RateLimit-Reset header."""
-        header = parse_retry_after(response.headers.get("Retry-After"))
+        header = parse_retry_after(response.headers.get("Retry-After"), clock)
         if header is not None:
             return header
         envelope = self._envelope(json_or_none(response))
@@ -186,9 +187,9 @@ class KotaniDialect(Dialect):
             if reset is not None:
                 # Undocumented unit: a large number is an epoch (s or ms), a small one a delay.
                 if reset > 1e12:
-                    reset = reset / 1000 - time.time()
+                    reset = reset / 1000 - clock.time()
                 elif reset > 1e9:
-                    reset = reset - time.time()
+                    reset = reset - clock.time()
                 return max(0.0, reset)
         return None
 

@@ -29,7 +29,6 @@ fetched when ``baseUrl`` is set.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, get_args
 from urllib.parse import quote, urlsplit
@@ -198,7 +197,7 @@ class PhonePeAuth(TokenAuth):
             operation, "POST", self._url, data=form, authenticated=False, idempotent=True, credentials_request=True
         )
         body = client.parse(TokenResponse, response, operation)
-        now = time.time()
+        now = client.clock.time()
         if body.expires_at:
             # Documented in seconds; tolerate milliseconds.
             expires = body.expires_at / 1000 if body.expires_at > 1e11 else body.expires_at

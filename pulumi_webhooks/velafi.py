@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Literal, get_
 import pulumi
 from pydantic import AfterValidator, Field, ValidationError
 
+from ._clock import SYSTEM_CLOCK, Clock
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, AuthenticationError, InputError, NotFoundError, TransientError, WebhookError
 from ._fields import Flag, HttpsUrl, Lenient, Payload, suggest
@@ -152,10 +153,10 @@ class VelaFiDialect(Dialect):
             return Failure(429, code, message)
         return Failure(response.status_code, code, message)
 
-    def retry_after(self, response: httpx.Response) -> float | None:
+    def retry_after(self, response: httpx.Response, clock: Clock = SYSTEM_CLOCK) -> float | None:
         # A repeated submit is refused while the identical first one is being processed: back
         # off for a whole second at least, not a few jittered milliseconds of the attempt cap.
-        waited = super().retry_after(response)
+        waited = super().retry_after(response, clock)
         body = json_or_none(response)
         code = body.get("code") if isinstance(body, dict) else None
         if code is not None and str(code) == str(CODE_REPEATED_SUBMIT_REQUEST):
@@ -208,12 +209,12 @@ def _generate_token(client: ApiClient) -> tuple[str, float]:
     except ValidationError:
         raise ApiError("VelaFi", "generate token", status=response.status_code,
                        message="the answer has no token") from None
-    return issued.token, _renewal_time(issued.expire_time, TOKEN_SKEW)
+    return issued.token, _renewal_time(issued.expire_time, TOKEN_SKEW, client.clock)
 
 
-def _renewal_time(expire_time: str | int | None, skew: float) -> float:
-    """When the cache should consider the token expired (epoch seconds)."""
-    now = time.time()
+def _renewal_time(expire_time: str | int | None, skew: float, clock: Clock = SYSTEM_CLOCK) -> float:
+    """When the cache should consider the token expired (epoch seconds by ``clock``)."""
+    now = clock.time()
     try:
         expires = float(str(expire_time)) / 1000.0
     except ValueError:

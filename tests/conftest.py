@@ -12,7 +12,7 @@ from pulumi_webhooks import _config, _http, _journal, _lifecycle
 from pulumi_webhooks._registry import PROVIDERS
 from pulumi_webhooks.sandbox import Sandbox, SandboxServer, SandboxTransport
 
-from .helpers import SANDBOX_URL, sandbox_client
+from .helpers import SANDBOX_URL, FakeClock, sandbox_client
 
 BASELINE_SETTINGS = {
     "KOTANIPAY_API_KEY": "baseline-kotanipay-key", "KOTANIPAY_BASE_URL": "http://127.0.0.1:9/kotanipay",
@@ -59,11 +59,17 @@ def unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    """A fresh in-process sandbox; every provider client talks to it, and the
-    stack config points every provider at it (as `configure` would)."""
+def clock() -> FakeClock:
+    """The clock provider clients of the test wait on: their retries pause at once, recorded."""
+    return FakeClock()
+
+
+@pytest.fixture
+def sandbox(clock: FakeClock) -> Iterator[Sandbox]:
+    """A fresh in-process sandbox; every provider client talks to it (waiting on ``clock``),
+    and the stack config points every provider at it (as `configure` would)."""
     sb = Sandbox(base_url=SANDBOX_URL, seed=1)
-    with _http.use_transport(SandboxTransport(sb)):
+    with _http.use_transport(SandboxTransport(sb), clock):
         _config.set_stack_config(sb.stack_config())
         yield sb
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -23,6 +24,37 @@ SANDBOX_URL = "http://sandbox.invalid"
 def sandbox_client(sb: Sandbox, path: str = "") -> httpx.Client:
     """A client whose requests ``sb`` answers in-process, based at ``path`` below the sandbox."""
     return httpx.Client(transport=SandboxTransport(sb), base_url=SANDBOX_URL + path)
+
+
+class FakeClock:
+    """A clock whose sleeps return at once: each is recorded and moves the clock on by its length.
+
+    Its wall time starts at ``wall``, by default the real time, so that tokens a sandbox issues
+    by the real clock look as fresh to a client on this clock as they are."""
+
+    def __init__(self, wall: float | None = None) -> None:
+        self._lock = threading.Lock()
+        self._wall_start = time.time() if wall is None else wall
+        self._passed = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._passed
+
+    def time(self) -> float:
+        with self._lock:
+            return self._wall_start + self._passed
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self._passed += seconds
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass without a sleep (as if the process had been busy)."""
+        with self._lock:
+            self._passed += seconds
 
 
 def in_threads(work: Callable[[], object], threads: int = 8, *, together: bool = False) -> list[BaseException]:

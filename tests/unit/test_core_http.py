@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from pulumi_webhooks._http import (
     redact,
 )
 
-from ..helpers import in_threads
+from ..helpers import FakeClock, in_threads
 
 SPEC = ConnectionSpec(
     namespace="acme",
@@ -51,14 +52,19 @@ class KeyAuth:
         return True
 
 
-def client(handler: Callable[[httpx.Request], httpx.Response], *, deadline: float = 2.0) -> ApiClient:
+def client(
+    handler: Callable[[httpx.Request], httpx.Response], *, deadline: float = 2.0, clock: FakeClock | None = None,
+    policy: RetryPolicy | None = None,
+) -> ApiClient:
+    """A client of ``handler`` whose retries pause on ``clock`` (a fresh fake one by default)."""
     connection = Connection(SPEC, "production", "https://api.acme.invalid", {"apiKey": KEY})
-    policy = RetryPolicy(deadline=deadline, timeout=1, base_delay=0.001, max_delay=0.01)
+    policy = policy or RetryPolicy(deadline=deadline, timeout=1, base_delay=0.001, max_delay=0.01,
+                                   clock=clock or FakeClock())
     with _http.use_transport(httpx.MockTransport(handler)):
         return ApiClient(connection, AcmeDialect(), KeyAuth(), policy)
 
 
-def test_idempotent_calls_retry_transient_statuses_until_success() -> None:
+def test_idempotent_calls_retry_transient_statuses_until_success(clock: FakeClock) -> None:
     answers = iter([503, 502, 429, 200])
     seen = []
 
@@ -66,12 +72,42 @@ def test_idempotent_calls_retry_transient_statuses_until_success() -> None:
         seen.append(request.method)
         return httpx.Response(next(answers), json={"ok": True})
 
-    response = client(handler).request("read webhook", "GET", "/hooks/1")
+    response = client(handler, clock=clock).request("read webhook", "GET", "/hooks/1")
     assert response.status_code == 200
     assert len(seen) == 4
+    assert len(clock.sleeps) == 3  # a pause before each retry, none after the success
 
 
-def test_retry_after_is_honoured_and_bounded_by_the_deadline() -> None:
+def test_a_retry_after_that_fits_the_deadline_is_waited_for(clock: FakeClock) -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "2"}, json={}), httpx.Response(200, json={})])
+    response = client(lambda r: next(answers), deadline=5, clock=clock).request("list webhooks", "GET", "/hooks")
+    assert response.status_code == 200
+    assert clock.sleeps == [2.0]  # what the provider asked, not a few milliseconds of backoff
+
+
+def test_the_deadline_stops_the_retries(clock: FakeClock) -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(clock.monotonic())
+        return httpx.Response(503, headers={"Retry-After": "0.4"}, json={})
+
+    with pytest.raises(TransientError):
+        client(handler, deadline=1, clock=clock).request("list webhooks", "GET", "/hooks")
+    # Two 0.4 s pauses fit in 1 s, a third would end past it: three tries, well within the attempt cap.
+    assert clock.sleeps == [0.4, 0.4] and calls == pytest.approx([0, 0.4, 0.8])
+
+
+def test_backoff_between_attempts_stays_under_its_growing_caps(clock: FakeClock) -> None:
+    policy = RetryPolicy(deadline=60, clock=clock)
+    with pytest.raises(TransientError):
+        client(lambda r: httpx.Response(500, json={}), policy=policy).request("list webhooks", "GET", "/hooks")
+    caps = [min(policy.max_delay, policy.base_delay * 2**attempt) for attempt in range(policy.attempts - 1)]
+    assert caps == [0.25, 0.5, 1.0, 2.0]
+    assert len(clock.sleeps) == len(caps) and all(0 <= s <= cap for s, cap in zip(clock.sleeps, caps, strict=True))
+
+
+def test_retry_after_is_honoured_and_bounded_by_the_deadline(clock: FakeClock) -> None:
     calls = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -79,9 +115,10 @@ def test_retry_after_is_honoured_and_bounded_by_the_deadline() -> None:
         return httpx.Response(429, headers={"Retry-After": "30"}, json={"message": "slow down"})
 
     with pytest.raises(TransientError) as info:
-        client(handler, deadline=1).request("list webhooks", "GET", "/hooks")
+        client(handler, deadline=1, clock=clock).request("list webhooks", "GET", "/hooks")
     # A 30 s Retry-After does not fit in a 1 s deadline: give up at once, saying why.
     assert len(calls) == 1
+    assert clock.sleeps == []
     assert info.value.status == 429 and info.value.retry_after == 30
     assert "Acme: list webhooks failed (HTTP 429" in str(info.value)
 
@@ -183,6 +220,13 @@ def test_redact_and_retry_after_parsing() -> None:
     assert parse_retry_after(None) is None
 
 
+def test_a_retry_after_date_is_counted_from_the_clock() -> None:
+    clock = FakeClock(wall=1_700_000_000.0)
+    assert parse_retry_after(email.utils.formatdate(1_700_000_030, usegmt=True), clock) == 30.0
+    clock.advance(40)
+    assert parse_retry_after(email.utils.formatdate(1_700_000_030, usegmt=True), clock) == 0.0
+
+
 def test_backoff_grows_and_respects_retry_after() -> None:
     policy = RetryPolicy(base_delay=1, max_delay=8)
     assert all(0 <= policy.delay(0, None) <= 1 for _ in range(50))
@@ -218,6 +262,23 @@ def test_token_cache_fetches_once_until_near_expiry() -> None:
     short.get(expiring)
     short.get(expiring)  # expires within the skew: renewed every time rather than used stale
     assert len(fetched) == 2
+
+
+def test_a_token_is_renewed_once_the_clock_reaches_its_expiry_less_the_skew() -> None:
+    clock = FakeClock(wall=1_700_000_000.0)
+    issued: list[str] = []
+
+    def fetch() -> tuple[str, float]:
+        issued.append(f"token{len(issued) + 1}")
+        return issued[-1], 1_700_003_600.0
+
+    cache = TokenCache(skew=60)
+    assert cache.get(fetch, clock) == "token1"
+    clock.advance(3600 - 60 - 1)
+    assert cache.get(fetch, clock) == "token1"  # a second before the skew: still used
+    clock.advance(1)
+    assert cache.get(fetch, clock) == "token2"
+    assert issued == ["token1", "token2"]
 
 
 def test_token_cache_invalidates_only_the_token_it_still_holds() -> None:
@@ -273,12 +334,12 @@ class TokenServer:
 def fetch_token(c: ApiClient) -> tuple[str, float]:
     response = c.request("fetch token", "POST", "/token", authenticated=False, idempotent=True,
                          credentials_request=True)
-    return c.json(response)["token"], time.time() + 3600
+    return c.json(response)["token"], c.clock.time() + 3600
 
 
-def token_client(server: TokenServer, scheme: str | None = "Tok") -> ApiClient:
+def token_client(server: TokenServer, scheme: str | None = "Tok", clock: FakeClock | None = None) -> ApiClient:
     connection = Connection(SPEC, "production", "https://api.acme.invalid", {"apiKey": KEY})
-    policy = RetryPolicy(deadline=2, timeout=1, base_delay=0.001, max_delay=0.01)
+    policy = RetryPolicy(deadline=2, timeout=1, base_delay=0.001, max_delay=0.01, clock=clock or FakeClock())
     with _http.use_transport(httpx.MockTransport(server)):
         return ApiClient(connection, AcmeDialect(), TokenAuth(fetch_token, "X-Token", scheme=scheme), policy)
 
@@ -294,6 +355,16 @@ def test_token_auth_sends_one_cached_token_and_redacts_it() -> None:
     bare = TokenServer()
     token_client(bare, scheme=None).request("list webhooks", "GET", "/hooks")
     assert bare.seen == ["tok-1-abcd"]
+
+
+def test_token_auth_renews_a_token_that_the_client_clock_says_is_expiring(clock: FakeClock) -> None:
+    server = TokenServer()
+    c = token_client(server, clock=clock)
+    c.request("list webhooks", "GET", "/hooks")
+    clock.advance(3600 - 60)  # the token is within its skew of expiring
+    c.request("list webhooks", "GET", "/hooks")
+    assert server.issued == ["tok-1-abcd", "tok-2-abcd"]
+    assert server.seen == ["Tok tok-1-abcd", "Tok tok-2-abcd"]  # renewed ahead, never refused
 
 
 def test_token_auth_renews_a_refused_token_once() -> None:
@@ -392,7 +463,7 @@ def test_the_credentials_hint_names_non_secret_credentials() -> None:
 # -- bounded failure, and what an operator is told ------------------------------------------------
 
 
-def test_a_server_error_storm_fails_the_call_after_the_attempt_cap() -> None:
+def test_a_server_error_storm_fails_the_call_after_the_attempt_cap(clock: FakeClock) -> None:
     calls = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -400,8 +471,9 @@ def test_a_server_error_storm_fails_the_call_after_the_attempt_cap() -> None:
         return httpx.Response(500, json={"message": "boom"})
 
     with pytest.raises(TransientError):
-        client(handler, deadline=60).request("list webhooks", "GET", "/hooks")
+        client(handler, deadline=60, clock=clock).request("list webhooks", "GET", "/hooks")
     assert len(calls) == RetryPolicy.attempts == 5
+    assert len(clock.sleeps) == 4  # no pause after the last attempt
 
 
 def test_attempts_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -413,14 +485,15 @@ def test_attempts_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
             RetryPolicy.from_env()
 
 
-def test_a_connection_error_names_the_host_and_the_setting_that_chose_it() -> None:
+def test_a_connection_error_names_the_host_and_the_setting_that_chose_it(clock: FakeClock) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
 
     started = time.monotonic()
     with pytest.raises(TransientError) as info:
-        client(handler, deadline=60).request("list webhooks", "GET", "/hooks")
+        client(handler, deadline=60, clock=clock).request("list webhooks", "GET", "/hooks")
     assert time.monotonic() - started < 5
+    assert len(clock.sleeps) == RetryPolicy.attempts - 1 and sum(clock.sleeps) < 5
     message = str(info.value)
     assert "Name or service not known — at https://api.acme.invalid" in message
     assert "acme:baseUrl or ACME_BASE_URL" in message

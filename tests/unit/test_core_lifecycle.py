@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import pytest
 from pydantic import AfterValidator
 
+from pulumi_webhooks._clock import SYSTEM_CLOCK, Clock
 from pulumi_webhooks._config import (
     ConnectionSpec,
     Setting,
@@ -27,9 +28,10 @@ from pulumi_webhooks._errors import (
     WebhookError,
 )
 from pulumi_webhooks._fields import HttpsUrl, Payload, event_list
+from pulumi_webhooks._http import RetryPolicy
 from pulumi_webhooks._lifecycle import UNKNOWN, WebhookProvider, reset_claims, validate_fields
 
-from ..helpers import failures_by_field
+from ..helpers import FakeClock, failures_by_field
 
 EVENTS = ("order.paid", "order.failed", "refund.done")
 
@@ -353,15 +355,22 @@ def test_a_lost_create_brings_what_it_made_to_the_declaration(toy: ToyProvider) 
     assert ToyProvider.remote["wh_9"]["events"] == ["order.paid"]
 
 
+class PausingToy(ListingToy):
+    """Pauses between the tries of a lost create on the test's clock."""
+
+    clock: Clock = SYSTEM_CLOCK
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy.from_env(self.clock)
+
+
 def test_a_create_that_commits_after_the_client_gave_up_is_not_sent_again(
-    toy: ToyProvider, monkeypatch: pytest.MonkeyPatch
+    toy: ToyProvider, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> None:
     sent: list[str] = []
-    pauses: list[float] = []
-    monkeypatch.setattr("pulumi_webhooks._lifecycle.time.sleep", pauses.append)
     monkeypatch.setenv("PULUMI_WEBHOOKS_REQUEST_TIMEOUT", "4")
 
-    class Slow(ListingToy):
+    class Slow(PausingToy):
         looks = 0
 
         def api_create(self, args: ToyArgs) -> tuple[str, dict[str, Any]]:
@@ -374,20 +383,38 @@ def test_a_create_that_commits_after_the_client_gave_up_is_not_sent_again(
                 self.remote["wh_late"] = {"url": args.url, "events": [], "region": "eu", "created_at": "t"}
             return super().api_matches(args)
 
+    Slow.clock = clock
     created = Slow().create({"url": "https://a.example", "events": []})
     assert created.id == "wh_late" and sent == ["https://a.example"]
-    assert pauses and pauses[0] >= 4  # it waited about a request timeout before looking again
+    assert clock.sleeps and clock.sleeps[0] >= 4  # it waited about a request timeout before looking again
+    assert clock.sleeps == [4]  # one pause (the timeout outweighs any backoff), then found
+
+
+def test_the_deadline_stops_a_lost_create_that_never_shows_up(
+    toy: ToyProvider, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    sent: list[str] = []
+    monkeypatch.setenv("PULUMI_WEBHOOKS_REQUEST_TIMEOUT", "4")  # the deadline is 5 s (conftest)
+
+    class Lost(PausingToy):
+        def api_create(self, args: ToyArgs) -> tuple[str, dict[str, Any]]:
+            sent.append(args.url)
+            raise TransientError("Toy", "create webhook", status=None, code="ReadTimeout", maybe_committed=True)
+
+    Lost.clock = clock
+    with pytest.raises(TransientError, match="create webhook"):
+        Lost().create({"url": "https://a.example", "events": []})
+    # One 4 s pause fits in the deadline, a second would not: two sends, then the error.
+    assert clock.sleeps == [4] and sent == ["https://a.example"] * 2
 
 
 def test_after_a_dropped_connection_the_pause_is_a_backoff_not_a_request_timeout(
-    toy: ToyProvider, monkeypatch: pytest.MonkeyPatch
+    toy: ToyProvider, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> None:
-    pauses: list[float] = []
-    monkeypatch.setattr("pulumi_webhooks._lifecycle.time.sleep", pauses.append)
     monkeypatch.setenv("PULUMI_WEBHOOKS_REQUEST_TIMEOUT", "30")
     sent: list[str] = []
 
-    class Dropped(ListingToy):
+    class Dropped(PausingToy):
         def api_create(self, args: ToyArgs) -> tuple[str, dict[str, Any]]:
             sent.append(args.url)
             if len(sent) == 1:  # the server closed the connection without committing anything
@@ -395,9 +422,11 @@ def test_after_a_dropped_connection_the_pause_is_a_backoff_not_a_request_timeout
                                      maybe_committed=True)
             return super().api_create(args)
 
+    Dropped.clock = clock
     created = Dropped().create({"url": "https://a.example", "events": []})
     assert created.id and sent == ["https://a.example"] * 2
-    assert pauses and max(pauses) < 1  # the request is over either way: no 10 s wait (deadline 5 s)
+    assert clock.sleeps and max(clock.sleeps) < 1  # the request is over either way: no 10 s wait (deadline 5 s)
+    assert len(clock.sleeps) == 1 and clock.sleeps[0] <= RetryPolicy.base_delay  # the first backoff
 
 
 # -- where a webhook lives ----------------------------------------------------------------------

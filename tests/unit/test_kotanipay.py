@@ -41,7 +41,7 @@ from pulumi_webhooks.kotanipay import (
 from pulumi_webhooks.sandbox import Fault, Sandbox, SandboxTransport
 from pulumi_webhooks.sandbox.kotanipay import SANDBOX_API_KEY, SANDBOX_INTEGRATOR_ID
 
-from ..helpers import SANDBOX_URL, failures_by_field, pickled_provider, pulumi_mocks
+from ..helpers import SANDBOX_URL, FakeClock, failures_by_field, pickled_provider, pulumi_mocks
 
 URL = "https://hooks.example.com/kotani"
 SANDBOX_BASE = f"{SANDBOX_URL}/kotanipay"
@@ -217,10 +217,11 @@ def test_unknowns_are_in_place_changes_during_preview(provider: IntegratorWebhoo
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def mock_client(handler: Handler, *, deadline: float = 1.0, api_secret: str | None = None) -> ApiClient:
+def mock_client(handler: Handler, *, deadline: float = 1.0, api_secret: str | None = None,
+                clock: FakeClock | None = None) -> ApiClient:
     values = {"apiKey": SANDBOX_API_KEY, **({"apiSecret": api_secret} if api_secret else {})}
     connection = _config.Connection(CONNECTION, "production", "https://api.kotanipay.invalid", values)
-    policy = RetryPolicy(deadline=deadline, timeout=1, base_delay=0.001, max_delay=0.01)
+    policy = RetryPolicy(deadline=deadline, timeout=1, base_delay=0.001, max_delay=0.01, clock=clock or FakeClock())
     with _http.use_transport(httpx.MockTransport(handler)):
         return ApiClient(connection, KotaniDialect(), kotanipay.ApiKeyAuth(), policy)
 
@@ -331,16 +332,17 @@ def test_rate_limit_reset_as_an_epoch() -> None:
     assert wait is not None and 15 <= wait <= 21
 
 
-def test_a_429_is_retried_after_the_wait_it_asks_for() -> None:
+def test_a_429_is_retried_after_the_wait_it_asks_for(clock: FakeClock) -> None:
     answers = iter([
         httpx.Response(429, json={"success": False, "message": "slow", "data": {"retryAfter": 0.05}}),
         httpx.Response(200, json={"success": True, "data": {"id": SANDBOX_INTEGRATOR_ID}}),
     ])
-    started = time.monotonic()
-    response = mock_client(lambda r: next(answers)).request("update", "PATCH", "/api/v3/integrator/webhook",
-                                                            json_body={}, idempotent=True)
+    started = clock.monotonic()
+    response = mock_client(lambda r: next(answers), clock=clock).request(
+        "update", "PATCH", "/api/v3/integrator/webhook", json_body={}, idempotent=True)
     assert response.status_code == 200
-    assert time.monotonic() - started >= 0.05
+    assert clock.monotonic() - started >= 0.05
+    assert clock.sleeps == [0.05]  # the body's retryAfter, not a jittered backoff
 
 
 # -- connection and auth --------------------------------------------------------------------
@@ -845,7 +847,7 @@ def test_a_lost_patch_answer_is_retried_and_keeps_the_original(
 
 
 def test_a_patch_that_landed_but_kept_failing_is_confirmed_by_a_read(
-    sandbox: Sandbox, provider: IntegratorWebhookProvider, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, provider: IntegratorWebhookProvider, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> None:
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "0.3")
     _http.clear_clients()
@@ -856,6 +858,7 @@ def test_a_patch_that_landed_but_kept_failing_is_confirmed_by_a_read(
     assert created.outs["url"] == URL
     methods = [m for m, _ in calls(sandbox)]
     assert methods[0] == "GET" and methods[-1] == "GET" and methods.count("GET") == 2
+    assert clock.sleeps and sum(clock.sleeps) <= 0.3  # the PATCH was retried within the deadline
 
 
 def test_a_patch_that_keeps_failing_stops_the_create_without_a_fresh_one(

@@ -44,7 +44,7 @@ from pulumi_webhooks.phonepe import (
 from pulumi_webhooks.sandbox import Fault, Sandbox
 from pulumi_webhooks.sandbox.phonepe import CLIENT_SECRET
 
-from ..helpers import failures_by_field, in_threads
+from ..helpers import FakeClock, failures_by_field, in_threads
 
 ARGS: dict[str, Any] = {
     "url": "https://hooks.example.com/phonepe",
@@ -504,11 +504,12 @@ def test_tokens_are_redacted_from_errors(fake_env: None) -> None:
 # -- error mapping ---------------------------------------------------------------------------------
 
 
-def mock_client(handler: Callable[[httpx.Request], httpx.Response]) -> ApiClient:
+def mock_client(handler: Callable[[httpx.Request], httpx.Response], clock: FakeClock | None = None) -> ApiClient:
     _config.set_stack_config({"phonepe:baseUrl": "https://phonepe.invalid", "phonepe:clientId": "CID12",
                               "phonepe:clientSecret": "csecret-123", "phonepe:clientVersion": "1"})
     conn = CONNECTION.resolve()
-    client = ApiClient(conn, PhonePeDialect(), policy=RetryPolicy(deadline=0.3, base_delay=0.01, max_delay=0.02))
+    policy = RetryPolicy(deadline=0.3, base_delay=0.01, max_delay=0.02, clock=clock or FakeClock())
+    client = ApiClient(conn, PhonePeDialect(), policy=policy)
     client.http = httpx.Client(base_url=conn.base_url, transport=httpx.MockTransport(handler))
     return client
 

@@ -31,7 +31,7 @@ from pulumi_webhooks.sandbox.safepay import (
     SANDBOX_SECRET_KEY,
 )
 
-from ..helpers import SANDBOX_URL, failures_by_field, sandbox_client
+from ..helpers import SANDBOX_URL, FakeClock, failures_by_field, sandbox_client
 
 URL = "https://hooks.example.com/safepay"
 OTHER_AGG = "agg_00000000-0000-4000-8000-000000000000"
@@ -235,8 +235,10 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
-def mock_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Handler], list[httpx.Request]]]:
-    """Route the Safepay client to a handler; returns the list of requests it saw."""
+def mock_api(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> Iterator[Callable[[Handler], list[httpx.Request]]]:
+    """Route the Safepay client to a handler (its retries pausing on ``clock``); returns the requests it saw."""
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "1")
     _config.set_stack_config({"safepay:secretKey": "sk_live_topsecret_key_1",
                               "safepay:aggregatorId": SANDBOX_AGGREGATOR_ID})
@@ -249,7 +251,7 @@ def mock_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Handler], li
             seen.append(request)
             return handler(request)
 
-        context = _http.use_transport(httpx.MockTransport(record))
+        context = _http.use_transport(httpx.MockTransport(record), clock)
         context.__enter__()
         stack.append(context)
         return seen
@@ -315,7 +317,7 @@ def test_error_envelopes_map_to_errors(
 
 
 def test_rate_limit_is_retried_after_retry_after(
-    provider: RaastWebhookProvider, mock_api: Callable[[Handler], list[httpx.Request]]
+    provider: RaastWebhookProvider, mock_api: Callable[[Handler], list[httpx.Request]], clock: FakeClock
 ) -> None:
     answers = iter([
         httpx.Response(429, headers={"Retry-After": "0"}, json={"code": "error.too_many_requests",
@@ -328,6 +330,8 @@ def test_rate_limit_is_retried_after_retry_after(
     assert id_ == "wh_1" and live["secret"] == "c2Vj"
     # A 429 proves nothing was made (the GET is the list of what was there before).
     assert [r.method for r in seen if r.method != "GET"] == ["POST", "POST"]
+    # "Retry-After: 0" asks for no wait: the pause is the first backoff alone.
+    assert len(clock.sleeps) == 1 and clock.sleeps[0] <= _http.RetryPolicy.base_delay
 
 
 def test_webhook_secrets_are_redacted_from_later_errors(

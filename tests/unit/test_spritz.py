@@ -39,7 +39,7 @@ from pulumi_webhooks.spritz import (
     WebhookSecretProvider,
 )
 
-from ..helpers import failures_by_field
+from ..helpers import FakeClock, failures_by_field
 
 URL = "https://hooks.example.com/spritz"
 #: Where the in-process sandbox serves Spritz: the ``base_url`` output of what is made there.
@@ -284,8 +284,9 @@ Responder = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
-def mock_api() -> Iterator[Callable[..., list[httpx.Request]]]:
-    """``mock_api(responder, secret=True)``: route Spritz calls to ``responder``; returns the requests seen."""
+def mock_api(clock: FakeClock) -> Iterator[Callable[..., list[httpx.Request]]]:
+    """``mock_api(responder, secret=True)``: route Spritz calls to ``responder`` (retries pausing on
+    ``clock``); returns the requests seen."""
     contexts: list[Any] = []
 
     def install(responder: Responder, *, secret: bool = True,
@@ -298,7 +299,7 @@ def mock_api() -> Iterator[Callable[..., list[httpx.Request]]]:
             seen.append(request)
             return responder(request)
 
-        ctx = _http.use_transport(httpx.MockTransport(handler))
+        ctx = _http.use_transport(httpx.MockTransport(handler), clock)
         ctx.__enter__()
         contexts.append(ctx)
         config = {"spritz:apiKey": "api-key-123", "spritz:integratorKey": "int_key_123"}
@@ -529,13 +530,14 @@ def test_not_retryable_wins_over_a_transient_status(mock_api: Callable[..., list
 
 
 def test_retryable_makes_any_status_worth_another_try(mock_api: Callable[..., list[httpx.Request]],
-                                                      hooks: IntegratorWebhookProvider) -> None:
+                                                      hooks: IntegratorWebhookProvider, clock: FakeClock) -> None:
     live = {"id": "wh_1", "url": URL, "events": [], "failureCount": 0, "disabled": False}
     answers = iter([problem(409, "Conflict", code="LOCKED", detail="account busy", retryable=True),
                     httpx.Response(200, json=[live])])
     seen = mock_api(lambda r: next(answers))
     assert hooks.api_read("wh_1", {}) == {"url": URL, "events": [], "failure_count": 0, "disabled": False}
     assert len(seen) == 2
+    assert len(clock.sleeps) == 1 and clock.sleeps[0] <= _http.RetryPolicy.base_delay  # one backoff, then the retry
 
 
 def test_a_retryable_conflict_on_create_is_maybe_committed(mock_api: Callable[..., list[httpx.Request]],
@@ -786,7 +788,7 @@ def test_webhook_secret_lifecycle(sandbox: Sandbox, secret_provider: WebhookSecr
     assert secret_calls == [("POST", "/v1/integrator/webhook-secret"), ("PUT", "/v1/integrator/webhook-secret")] * 2
 
 
-def test_setting_the_secret_is_retried_after_a_lost_answer(sandbox: Sandbox,
+def test_setting_the_secret_is_retried_after_a_lost_answer(sandbox: Sandbox, clock: FakeClock,
                                                            secret_provider: WebhookSecretProvider) -> None:
     sandbox.faults.append(Fault(provider="spritz", method="PUT", path="webhook-secret", status=503,
                                 after_commit=True, count=1))
@@ -794,6 +796,7 @@ def test_setting_the_secret_is_retried_after_a_lost_answer(sandbox: Sandbox,
     assert created.id == "webhook-secret"
     calls = [(e["method"], e["status"]) for e in sandbox.journal if "webhook-secret" in e["path"]]
     assert calls == [("POST", 405), ("PUT", 503), ("PUT", 200)]
+    assert len(clock.sleeps) == 1  # one pause before the PUT went again
 
 
 def test_wrong_credentials_against_the_sandbox(sandbox: Sandbox, hooks: IntegratorWebhookProvider,
@@ -811,15 +814,18 @@ def test_wrong_credentials_against_the_sandbox(sandbox: Sandbox, hooks: Integrat
 
 
 def test_transient_list_failures_are_retried(sandbox: Sandbox, hooks: IntegratorWebhookProvider,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+                                            monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "1")
     created = hooks.create({"url": URL, "events": []})
     sandbox.faults.append(Fault(provider="spritz", method="GET", status=502, count=2))
     assert hooks.read(created.id, outs(created)).id == created.id
+    assert len(clock.sleeps) == 2  # one pause per refused listing
     sandbox.faults.append(Fault(provider="spritz", method="GET", status=502))
     _http.clear_clients()  # a later operation: it lists afresh
     with pytest.raises(TransientError):
         hooks.read(created.id, outs(created))
+    given_up = clock.sleeps[2:]
+    assert given_up and sum(given_up) <= 1  # retried, but never past the 1 s deadline
 
 
 def test_the_secret_with_the_sandbox_taking_post(sandbox: Sandbox, secret_provider: WebhookSecretProvider) -> None:

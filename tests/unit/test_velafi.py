@@ -30,7 +30,15 @@ from pulumi_webhooks._lifecycle import UNKNOWN
 from pulumi_webhooks.sandbox import Fault, Sandbox
 from pulumi_webhooks.sandbox.velafi import VelaFiApp
 
-from ..helpers import SANDBOX_URL, failures_by_field, in_threads, pickled_provider, pulumi_mocks, sandbox_client
+from ..helpers import (
+    SANDBOX_URL,
+    FakeClock,
+    failures_by_field,
+    in_threads,
+    pickled_provider,
+    pulumi_mocks,
+    sandbox_client,
+)
 
 URL = "https://hooks.example.com/velafi"
 PROVIDER = velafi.VelaFiWebhookProvider()
@@ -207,8 +215,8 @@ TOKEN_OK = {"code": 200, "msg": "SUCCESS", "data": {"token": "tok-1234-5678", "e
 
 
 @pytest.fixture
-def mock_api() -> Iterator[Callable[[Callable[[httpx.Request], httpx.Response]], list[httpx.Request]]]:
-    """Route the VelaFi client to a handler; returns the requests it saw."""
+def mock_api(clock: FakeClock) -> Iterator[Callable[[Callable[[httpx.Request], httpx.Response]], list[httpx.Request]]]:
+    """Route the VelaFi client to a handler (its retries pausing on ``clock``); returns the requests it saw."""
     stack: list[Any] = []
 
     def install(handler: Callable[[httpx.Request], httpx.Response]) -> list[httpx.Request]:
@@ -220,7 +228,7 @@ def mock_api() -> Iterator[Callable[[Callable[[httpx.Request], httpx.Response]],
                 return httpx.Response(200, json=TOKEN_OK)
             return handler(request)
 
-        cm = _http.use_transport(httpx.MockTransport(record))
+        cm = _http.use_transport(httpx.MockTransport(record), clock)
         cm.__enter__()
         stack.append(cm)
         _config.set_stack_config({"velafi:apiKey": "key-AAAA-1111", "velafi:apiSecret": "secret-BBBB-2222",
@@ -264,7 +272,7 @@ def test_a_repeated_submit_on_create_may_have_been_committed(mock_api: Any) -> N
     assert [r.method for r in seen if r.method == "POST"] == ["POST"]  # a create is never blindly resent
 
 
-def test_the_rate_limit_code_is_not_processed_and_retried(mock_api: Any) -> None:
+def test_the_rate_limit_code_is_not_processed_and_retried(mock_api: Any, clock: FakeClock) -> None:
     refused: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -277,15 +285,17 @@ def test_the_rate_limit_code_is_not_processed_and_retried(mock_api: Any) -> None
     assert velafi.list_webhooks() == []
     # status 10 refused then retried, then status 20
     assert [r.url.params["status"] for r in seen if r.url.path == "/v2/webhooks"] == ["10", "10", "20"]
+    assert len(clock.sleeps) == 1  # one pause before the refused listing went again
 
 
-def test_server_errors_are_transient(mock_api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_errors_are_transient(mock_api: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "0")
     mock_api(lambda r: envelope(500, "system busy", status=503))
     with pytest.raises(TransientError) as raised:
         velafi.list_webhooks()
     assert raised.value.status == 503
     assert raised.value.message == "system busy"
+    assert clock.sleeps == []  # a deadline of 0 leaves no time for a pause
 
 
 def test_an_answer_that_is_not_the_envelope_is_an_error(mock_api: Any) -> None:
@@ -391,10 +401,9 @@ def test_a_revoked_token_401_is_renewed(sandbox: Sandbox) -> None:
     assert 401 in [e["status"] for e in sandbox.journal]
 
 
-def test_the_token_is_renewed_before_it_expires(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_token_is_renewed_before_it_expires(sandbox: Sandbox, clock: FakeClock) -> None:
     velafi.list_webhooks()
-    now = time.time()
-    monkeypatch.setattr(time, "time", lambda: now + VelaFiApp.TOKEN_LIFETIME - velafi.TOKEN_SKEW / 2)
+    clock.advance(VelaFiApp.TOKEN_LIFETIME - velafi.TOKEN_SKEW / 2)  # the client's clock: the sandbox's token is valid
     velafi.list_webhooks()
     assert token_requests(sandbox) == 2
     assert all(e["status"] == 200 for e in sandbox.journal)  # renewed ahead: no refused call
