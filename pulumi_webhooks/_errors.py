@@ -11,6 +11,7 @@ Hierarchy::
         ├── AuthenticationError    credentials rejected (401/403), after one token renewal
         ├── NotFoundError          404, or an id missing from a list endpoint
         ├── LimitError             a documented account limit (PhonePe's 30 webhooks)
+        ├── RejectedError          any other refusal (4xx): the request, as sent, is not allowed
         └── TransientError         worth retrying: 408/425/429/5xx, timeouts, dropped connections
                                    (``maybe_committed`` says whether the write may have happened)
 
@@ -29,6 +30,7 @@ __all__ = [
     "InputError",
     "LimitError",
     "NotFoundError",
+    "RejectedError",
     "SignatureError",
     "TransientError",
     "WebhookError",
@@ -133,6 +135,12 @@ class NotFoundError(ApiError):
 
 class LimitError(ApiError):
     """A documented account limit was reached."""
+
+
+class RejectedError(ApiError):
+    """The provider refused the request as it was sent (a 4xx answer that is not about the
+    credentials, a missing webhook, a limit or a retry): a caller that can explain a refusal
+    catches this one alone, and every other failure passes it by."""
 
 
 class TransientError(ApiError):

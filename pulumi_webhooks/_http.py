@@ -31,6 +31,7 @@ from ._errors import (
     AuthenticationError,
     ConfigurationError,
     NotFoundError,
+    RejectedError,
     TransientError,
 )
 
@@ -42,19 +43,20 @@ __all__ = [
     "TRANSIENT_STATUSES",
     "ApiClient",
     "Auth",
+    "ClientParts",
+    "Clients",
     "Dialect",
     "Failure",
     "RetryPolicy",
     "TokenAuth",
     "TokenCache",
-    "cached_client",
-    "clear_clients",
     "json_or_none",
     "parse_retry_after",
+    "process_clients",
     "redact",
     "request_log",
     "text_or_none",
-    "use_transport",
+    "use_clients",
 ]
 
 #: Statuses retried for idempotent requests.
@@ -273,26 +275,6 @@ def _tls_context(base_url: str) -> ssl.SSLContext:
         return _tls
 
 
-# Tests route every client to an in-process transport (and their waits to a clock) through this hook.
-_transport_override: httpx.BaseTransport | None = None
-_clock_override: Clock | None = None
-
-
-@contextlib.contextmanager
-def use_transport(transport: httpx.BaseTransport, clock: Clock | None = None) -> Iterator[None]:
-    """Send every request of clients created inside the block through ``transport``; with
-    ``clock``, those clients wait on it and measure their deadlines and tokens with it."""
-    global _transport_override, _clock_override
-    previous = _transport_override, _clock_override
-    _transport_override, _clock_override = transport, clock
-    clear_clients()
-    try:
-        yield
-    finally:
-        _transport_override, _clock_override = previous
-        clear_clients()
-
-
 class ApiClient:
     """One provider connection: base URL, auth, retries and error mapping."""
 
@@ -302,18 +284,19 @@ class ApiClient:
         dialect: Dialect,
         auth: Auth | None = None,
         policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.connection = connection
         self.dialect = dialect
         self.auth = auth
-        self.policy = policy or RetryPolicy.from_env(_clock_override or SYSTEM_CLOCK)
+        self.policy = policy or RetryPolicy.from_env()
         self.clock = self.policy.clock
         import httpx
 
         self.http = httpx.Client(
             base_url=connection.base_url,
             timeout=self.policy.timeout,
-            transport=_transport_override,
+            transport=transport,
             verify=_tls_context(connection.base_url),
             headers={"User-Agent": "pulumi-webhooks", "Accept": "application/json"},
         )
@@ -456,7 +439,8 @@ class ApiClient:
                     if self.dialect.is_not_found(failure):
                         raise self._api_error(NotFoundError, operation, failure, sensitive)
                     if not self.dialect.is_transient(failure):
-                        raise self._api_error(ApiError, operation, failure, sensitive)
+                        kind = RejectedError if failure.status < 500 else ApiError
+                        raise self._api_error(kind, operation, failure, sensitive)
                     error = TransientError(
                         self.dialect.provider,
                         operation,
@@ -583,28 +567,66 @@ class ApiClient:
         self.http.close()
 
 
-_clients_lock = threading.Lock()
-_clients: dict[tuple[Any, ...], ApiClient] = {}
+#: What a provider supplies for a connection: how its API reports errors, and its credentials.
+ClientParts = tuple[Dialect, "Auth | None"]
 
 
-def cached_client(
-    connection: Connection, factory: Callable[[Connection], ApiClient]
-) -> ApiClient:
-    """The process-wide client for ``connection``; a changed setting makes a new one."""
-    key = connection.cache_key
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = factory(connection)
-            _clients[key] = client
-        return client
+class Clients:
+    """Makes API clients and keeps one per connection (so per credential set and base URL),
+    shared by every thread; a changed setting makes a new one.
 
+    ``transport`` and ``clock`` say where requests go and what retries wait on: the network
+    and the real clock in a provider process; an in-process transport (the sandbox) and a
+    clock whose waits return at once in a test, which passes its ``Clients`` to the provider.
+    """
 
-def clear_clients() -> None:
-    with _clients_lock:
-        for client in _clients.values():
+    def __init__(self, transport: httpx.BaseTransport | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.transport = transport
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._made: dict[tuple[Any, ...], ApiClient] = {}
+
+    def policy(self) -> RetryPolicy:
+        """Retry settings (from the environment) on this clock."""
+        return RetryPolicy.from_env(self.clock)
+
+    def client(self, connection: Connection, parts: Callable[[Connection], ClientParts]) -> ApiClient:
+        """The client of ``connection``, made with ``parts(connection)`` the first time."""
+        with self._lock:
+            client = self._made.get(connection.cache_key)
+            if client is None:
+                dialect, auth = parts(connection)
+                client = ApiClient(connection, dialect, auth, self.policy(), self.transport)
+                self._made[connection.cache_key] = client
+            return client
+
+    def close(self) -> None:
+        """Close every client made so far (a later call makes new ones)."""
+        with self._lock:
+            made, self._made = list(self._made.values()), {}
+        for client in made:
             client.close()
-        _clients.clear()
+
+
+_process_clients = Clients()
+
+
+def process_clients() -> Clients:
+    """The clients of code that was not handed its own: the provider process's."""
+    return _process_clients
+
+
+@contextlib.contextmanager
+def use_clients(clients: Clients) -> Iterator[Clients]:
+    """Within the block, ``clients`` are the process's (for code that takes no ``Clients``
+    argument, such as resources declared under Pulumi's mocks or the command line)."""
+    global _process_clients
+    previous, _process_clients = _process_clients, clients
+    try:
+        yield clients
+    finally:
+        _process_clients = previous
+        clients.close()
 
 
 class TokenCache:

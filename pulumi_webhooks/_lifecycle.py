@@ -67,10 +67,26 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pydantic import BaseModel, ValidationError
 
-from ._config import ConnectionSpec, check_account_name, current_account, for_account, located_at, set_stack_config
-from ._errors import AdoptionError, ConfigurationError, InputError, NotFoundError, TransientError, WebhookError
+from ._config import (
+    Connection,
+    ConnectionSpec,
+    check_account_name,
+    current_account,
+    for_account,
+    located_at,
+    set_stack_config,
+)
+from ._errors import (
+    AdoptionError,
+    ConfigurationError,
+    InputError,
+    NotFoundError,
+    RejectedError,
+    TransientError,
+    WebhookError,
+)
 from ._fields import has_userinfo, public_targets_only
-from ._http import STILL_WORKING, RetryPolicy
+from ._http import STILL_WORKING, ApiClient, ClientParts, Clients, RetryPolicy, process_clients
 from ._journal import Intent, Journal, journal_for
 
 __all__ = [
@@ -200,6 +216,28 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
     #: The most webhooks the provider keeps per account, if it has a documented cap.
     limit_per_account: ClassVar[int | None] = None
 
+    #: Set only when a test hands the provider its own clients; otherwise the process's.
+    _clients: Clients | None = None
+
+    def __init__(self, clients: Clients | None = None) -> None:
+        if clients is not None:  # never in a program: the instance is pickled into the stack
+            self._clients = clients
+
+    @property
+    def clients(self) -> Clients:
+        return self._clients or process_clients()
+
+    def client(self) -> ApiClient:
+        """The API client of the connection in effect (account, stack config, environment)."""
+        if self.connection_spec is None:
+            raise ConfigurationError(f"{self.noun}: no connection is declared")
+        return self.clients.client(self.connection_spec.resolve(), self.client_parts)
+
+    @staticmethod
+    def client_parts(connection: Connection) -> ClientParts:
+        """How the provider's API reports errors, and the credentials its calls carry."""
+        raise NotImplementedError
+
     # -- hooks -------------------------------------------------------------
     def api_create(self, args: ArgsT) -> tuple[str, dict[str, Any]]:
         """Create remotely; return the id and the live properties."""
@@ -233,7 +271,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
 
     def retry_policy(self) -> RetryPolicy:
         """The attempts, pauses, deadline and clock of a create whose answer was lost."""
-        return RetryPolicy.from_env()
+        return self.clients.policy()
 
     # -- engine entry points -------------------------------------------------
     def configure(self, req: ConfigureRequest) -> None:
@@ -378,7 +416,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         with located_at(location):
             try:
                 live = self.api_update(id_, state, args)
-            except NotFoundError as exc:
+            except (NotFoundError, RejectedError) as exc:
                 self._confirm_gone(id_, state, exc)
                 raise WebhookError(
                     f"{exc} — the {self.noun} {id_} no longer exists; run `pulumi refresh` "
@@ -396,7 +434,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         with for_account(_account_of(state)), located_at(self._location(state)):
             try:
                 self.api_delete(id_, state)
-            except NotFoundError as exc:
+            except (NotFoundError, RejectedError) as exc:
                 self._confirm_gone(id_, state, exc)  # already gone is success
             self._settle(id_, state)
 
@@ -443,11 +481,15 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
             f"{exc} — that answer means the API is not at this base URL: {where}"
         )
 
-    def _confirm_gone(self, id_: str, state: Mapping[str, Any], exc: NotFoundError) -> None:
-        """Return when a read proves ``id_`` is gone; raise otherwise (never drop a live webhook)."""
+    def _confirm_gone(self, id_: str, state: Mapping[str, Any], exc: NotFoundError | RejectedError) -> None:
+        """Return when a read proves ``id_`` is gone; raise ``exc`` otherwise (never drop a live
+        webhook). A refusal is looked into too: some APIs refuse a call on a missing webhook
+        with an undocumented 400 rather than a 404, and the read tells which it was."""
         try:
             live = self.api_read(id_, state)
         except NotFoundError:
+            if isinstance(exc, RejectedError):
+                raise exc from None
             raise self._misplaced(exc) from None
         if live is not None:
             raise exc
@@ -494,7 +536,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         live = self.api_read(id_, args.model_dump())
         if live is None:
             raise NotFoundError(
-                self.noun, "adopt", status=404, message=f"{self.adopt_argument} {id_!r} does not exist"
+                self.noun, "adopt", status=None, message=f"{self.adopt_argument} {id_!r} does not exist"
             )
         self.refuse_differences(f"{self.noun} {id_!r}", args, live)
         # The one write: a write-only argument cannot be compared, so it is set as declared.

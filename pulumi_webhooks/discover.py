@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 from ._config import check_account_name, for_account, set_stack_config
 from ._errors import WebhookError
+from ._http import Clients
 from ._lifecycle import WebhookProvider, WebhookResource
 from ._registry import BY_NAME
 
@@ -118,6 +119,7 @@ def discover(
     err: TextIO | None = None,
     read_stack: bool = False,
     exclude_stacks: Sequence[str] = (),
+    clients: Clients | None = None,
 ) -> int:
     """Print adoption declarations for every webhook of ``provider``; 0 on success.
 
@@ -134,7 +136,7 @@ def discover(
             else:
                 print("pulumi-webhooks discover: no Pulumi stack here; using environment variables only", file=err)
         with for_account(account):
-            found: list[tuple[str, dict[str, Any]]] = module.list_webhooks()
+            found: list[tuple[str, dict[str, Any]]] = module.list_webhooks(clients)
         held = set().union(*(held_by(name, provider) for name in exclude_stacks))
     except (WebhookError, ValueError) as exc:
         print(f"pulumi-webhooks discover: {exc}", file=err)

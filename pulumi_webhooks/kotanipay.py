@@ -62,7 +62,7 @@ from ._clock import SYSTEM_CLOCK, Clock
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import NotFoundError, TransientError
 from ._fields import HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
-from ._http import ApiClient, Dialect, Failure, cached_client, json_or_none, parse_retry_after
+from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, json_or_none, parse_retry_after
 from ._lifecycle import WebhookProvider, WebhookResource
 
 if TYPE_CHECKING:
@@ -341,14 +341,6 @@ class IntegratorEnvelope(Lenient):
 # -- client ----------------------------------------------------------------------------
 
 
-def _factory(connection: Connection) -> ApiClient:
-    return ApiClient(connection, KotaniDialect(), ApiKeyAuth())
-
-
-def _client() -> ApiClient:
-    return cached_client(CONNECTION.resolve(), _factory)
-
-
 def _get_integrator(client: ApiClient) -> IntegratorResponseDto:
     operation = "read integrator webhook setting"
     response = client.request(operation, "GET", INTEGRATOR_PATH)
@@ -451,8 +443,12 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
     noun = "Kotani Pay webhook setting"
     connection_spec = CONNECTION
 
+    @staticmethod
+    def client_parts(connection: Connection) -> ClientParts:
+        return KotaniDialect(), ApiKeyAuth()
+
     def api_create(self, args: IntegratorWebhookArgs) -> tuple[str, dict[str, Any]]:
-        client = _client()
+        client = self.client()
         found = _get_integrator(client)
         if _is_set(found) and not _holds(found, args.url, args.events):
             # A setting in use is taken over only as it is: nothing is written.
@@ -490,19 +486,19 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         ) from None
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
-        found = _get_integrator(_client())
+        found = _get_integrator(self.client())
         if found.id != id_ or not _is_set(found):
             # Another account's key, or the setting was cleared in the dashboard.
             return None
         return _live(found, state.get("events"))
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: IntegratorWebhookArgs) -> dict[str, Any]:
-        client = _client()
+        client = self.client()
         self._require_same_account(client, id_, "update integrator webhook setting")
         return _live(_patch_setting(client, _declared_body(args), "update integrator webhook setting"), args.events)
 
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
-        client = _client()
+        client = self.client()
         found = self._require_same_account(client, id_, "restore integrator webhook setting")
         own_url, own_events = state.get("url"), state.get("events")
         if not _holds(found, own_url, own_events):
@@ -534,7 +530,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         Without the setting found before, its properties carry no ``original_url``: a
         resource recovered this way leaves the setting as it is on destroy.
         """
-        found = _get_integrator(_client())
+        found = _get_integrator(self.client())
         if not _holds(found, args.url, args.events):
             return []
         return [(found.id, _live(found, args.events))]
@@ -544,7 +540,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         found = _get_integrator(client)
         if found.id != id_:
             raise NotFoundError(
-                "Kotani Pay", operation, status=404,
+                "Kotani Pay", operation, status=None,
                 message=f"the API key belongs to integrator {found.id}, not {id_}",
             )
         return found
@@ -624,12 +620,12 @@ class IntegratorWebhook(WebhookResource, module="kotanipay", name="IntegratorWeb
 # -- discovery -------------------------------------------------------------------------
 
 
-def list_webhooks() -> list[tuple[str, dict[str, Any]]]:
+def list_webhooks(clients: Clients | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The account's webhook setting as ``[(integrator_id, properties)]``; empty when none is set.
 
     The secret is never returned by Kotani Pay, so it is not among the properties.
     """
-    found = _get_integrator(_client())
+    found = _get_integrator(IntegratorWebhookProvider(clients).client())
     if not _is_set(found):
         return []
     return [(found.id, {"url": found.webhook_url, "events": sorted(set(found.webhook_events or []))})]

@@ -28,6 +28,7 @@ fetched when ``baseUrl`` is set.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, get_args
@@ -37,9 +38,9 @@ import pulumi
 from pydantic import AfterValidator
 
 from ._config import Connection, ConnectionSpec, Setting
-from ._errors import ApiError, AuthenticationError, ConfigurationError, LimitError, NotFoundError, TransientError
+from ._errors import ApiError, ConfigurationError, LimitError, RejectedError
 from ._fields import Flag, HttpsUrl, Lenient, Payload, event_list
-from ._http import TRANSIENT_STATUSES, ApiClient, Dialect, Failure, TokenAuth, cached_client, text_or_none
+from ._http import TRANSIENT_STATUSES, ApiClient, ClientParts, Clients, Dialect, Failure, TokenAuth, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
 __all__ = ["CONNECTION", "EVENTS", "EventName", "Webhook", "WebhookArgs", "list_webhooks"]
@@ -346,14 +347,6 @@ class WebhookList(Lenient):
 # -- the API ----------------------------------------------------------------------------------
 
 
-def _make_client(connection: Connection) -> ApiClient:
-    return ApiClient(connection, PhonePeDialect(), PhonePeAuth(token_url(connection)))
-
-
-def _client() -> ApiClient:
-    return cached_client(CONNECTION.resolve(), _make_client)
-
-
 def _path(webhook_id: str) -> str:
     return f"{WEBHOOKS_PATH}/{quote(webhook_id, safe='')}"
 
@@ -376,28 +369,14 @@ def _pages(client: ApiClient) -> Iterator[WebhookObject]:
         offset += len(page)
 
 
-def _find_by_id(client: ApiClient, webhook_id: str) -> WebhookObject | None:
-    for hook in _pages(client):
-        if hook.id == webhook_id:
-            return hook
-    return None
-
-
 def _put(client: ApiClient, webhook_id: str, args: UpdateWebhookRequest) -> WebhookObject:
     body = UpdateWebhookRequest.model_validate(args.model_dump(include=set(UpdateWebhookRequest.model_fields)))
     operation = f"update webhook {webhook_id}"
-    try:
-        response = client.request(
-            operation, "PUT", _path(webhook_id), json_body=body.model_dump(), sensitive=[args.password]
-        )
-    except (NotFoundError, TransientError, AuthenticationError):
-        raise
-    except ApiError as exc:
-        # The not-found answer is undocumented: look before blaming the arguments.
-        if exc.status == 400 and _find_by_id(client, webhook_id) is None:
-            raise NotFoundError(exc.provider, operation, status=exc.status, code=exc.code,
-                                message=exc.message) from None
-        raise
+    # PhonePe's answer for a missing webhook is undocumented (a 400 may mean it): the lifecycle
+    # reads before it blames the arguments.
+    response = client.request(
+        operation, "PUT", _path(webhook_id), json_body=body.model_dump(), sensitive=[args.password]
+    )
     return client.parse(WebhookObject, response, operation)
 
 
@@ -413,17 +392,19 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
     noun = "PhonePe webhook"
     connection_spec = CONNECTION
 
+    @staticmethod
+    def client_parts(connection: Connection) -> ClientParts:
+        return PhonePeDialect(), PhonePeAuth(token_url(connection))
+
     def api_create(self, args: WebhookArgs) -> tuple[str, dict[str, Any]]:
-        client = _client()
+        client = self.client()
         body = CreateWebhookRequest.model_validate(args.model_dump(include=set(CreateWebhookRequest.model_fields)))
         operation = "create webhook"
         try:
             response = client.request(
                 operation, "POST", WEBHOOKS_PATH, json_body=body.model_dump(), sensitive=[args.password]
             )
-        except (TransientError, AuthenticationError):
-            raise
-        except ApiError as exc:
+        except RejectedError as exc:
             if f"more than {MAX_WEBHOOKS}" in (exc.message or "").lower():
                 raise LimitError(
                     exc.provider, operation, status=exc.status, code=exc.code,
@@ -445,42 +426,32 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
         try:
             return _put(client, webhook_id, args)
         except ApiError:
-            try:
+            with contextlib.suppress(ApiError):
                 client.request(f"delete webhook {webhook_id}", "DELETE", _path(webhook_id))
-            except ApiError:
-                pass
             raise
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
         # No get-one call: every read of an operation shares one listing (see ApiClient.shared_read).
-        client = _client()
+        client = self.client()
         hook = client.shared_read("webhooks", lambda: {h.id: h for h in _pages(client)}).get(id_)
         return None if hook is None else hook.properties()
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:
-        return _put(_client(), id_, args).properties()
+        return _put(self.client(), id_, args).properties()
 
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
-        client = _client()
-        operation = f"delete webhook {id_}"
-        try:
-            client.request(operation, "DELETE", _path(id_))
-        except (NotFoundError, TransientError, AuthenticationError):
-            raise
-        except ApiError as exc:
-            if exc.status is not None and exc.status < 500 and _find_by_id(client, id_) is None:
-                return  # already gone, however PhonePe words it
-            raise
+        # A refusal is checked by the lifecycle: already gone, however PhonePe words it, is success.
+        self.client().request(f"delete webhook {id_}", "DELETE", _path(id_))
 
     def api_list(self, args: WebhookArgs) -> list[str] | None:
-        return [hook.id for hook in _pages(_client())]
+        return [hook.id for hook in _pages(self.client())]
 
     def api_matches(self, args: WebhookArgs) -> list[tuple[str, dict[str, Any]]]:
         # A create always makes an enabled webhook, so ``enabled`` is not compared: the
         # lifecycle brings a match to the declaration (a PUT when it should be disabled).
         wanted = CreateWebhookRequest.model_validate(args.model_dump(include=set(CreateWebhookRequest.model_fields)))
         matches = [
-            hook for hook in _pages(_client())
+            hook for hook in _pages(self.client())
             if hook.url == wanted.url and hook.username == wanted.username
             and (hook.description or "") == wanted.description and sorted(set(hook.events)) == wanted.events
             and hook.password in (None, wanted.password)
@@ -556,6 +527,6 @@ class Webhook(WebhookResource, module="phonepe", name="Webhook"):
         )
 
 
-def list_webhooks() -> list[tuple[str, dict[str, Any]]]:
+def list_webhooks(clients: Clients | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Every webhook of the account as (id, resource properties), for ``discover``."""
-    return [(hook.id, hook.properties()) for hook in _pages(_client())]
+    return [(hook.id, hook.properties()) for hook in _pages(PhonePeWebhookProvider(clients).client())]

@@ -34,7 +34,7 @@ from pydantic import AfterValidator
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, ConfigurationError, NotFoundError, TransientError
 from ._fields import Flag, HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
-from ._http import ApiClient, Dialect, cached_client, text_or_none
+from ._http import ApiClient, ClientParts, Clients, Dialect, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource, is_unknown
 
 if TYPE_CHECKING:
@@ -234,13 +234,6 @@ class ListResponse(Lenient):
 # -- client ---------------------------------------------------------------------------------
 
 
-def _client() -> ApiClient:
-    def factory(connection: Connection) -> ApiClient:
-        return ApiClient(connection, SafepayDialect(), AggregatorKeyAuth())
-
-    return cached_client(CONNECTION.resolve(), factory)
-
-
 def _configured_aggregator() -> str:
     connection = CONNECTION.resolve()
     value = connection.get("aggregatorId")
@@ -335,6 +328,10 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
     noun = "Safepay Raast webhook"
     connection_spec = CONNECTION
 
+    @staticmethod
+    def client_parts(connection: Connection) -> ClientParts:
+        return SafepayDialect(), AggregatorKeyAuth()
+
     # -- where a webhook lives --------------------------------------------------------------
     @staticmethod
     def _stored_aggregator(state: Mapping[str, Any]) -> str:
@@ -363,7 +360,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
     def api_create(self, args: RaastWebhookArgs) -> tuple[str, dict[str, Any]]:
         aggregator = args.aggregator_id or _configured_aggregator()
         body = CreateWebhook.model_validate(args.model_dump(include=set(CreateWebhook.model_fields)))
-        client = _client()
+        client = self.client()
         response = client.request("create webhook", "POST", _collection(aggregator), json_body=body.model_dump())
         data = client.parse(EndpointResponse, response, "create webhook").data
         secret = data.secret or data.endpoint.secret
@@ -372,7 +369,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
         aggregator = self._stored_aggregator(state)
-        client = _client()
+        client = self.client()
         try:
             response = client.request("read webhook", "GET", _member(aggregator, id_))
         except ApiError as exc:
@@ -389,7 +386,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: RaastWebhookArgs) -> dict[str, Any]:
         aggregator = self._stored_aggregator(olds)
-        client = _client()
+        client = self.client()
         body = UpdateWebhook.model_validate(args.model_dump(include=set(UpdateWebhook.model_fields)))
         try:
             response = client.request(
@@ -412,7 +409,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
 
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
         aggregator = self._stored_aggregator(state)
-        client = _client()
+        client = self.client()
         try:
             client.request("delete webhook", "DELETE", _member(aggregator, id_))
         except ApiError as exc:
@@ -424,7 +421,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
 
     def api_list(self, args: RaastWebhookArgs) -> list[str] | None:
         """The endpoint ids of the aggregator a create of ``args`` lands in."""
-        return [e.token for e in _endpoints(_client(), args.aggregator_id or _configured_aggregator())]
+        return [e.token for e in _endpoints(self.client(), args.aggregator_id or _configured_aggregator())]
 
     def landing(self, props: Mapping[str, Any]) -> str:
         # Creates may name any aggregator the key opens: each has its own list.
@@ -435,7 +432,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         description, in the aggregator it was sent to."""
         aggregator = args.aggregator_id or _configured_aggregator()
         matches = [
-            e for e in _endpoints(_client(), aggregator)
+            e for e in _endpoints(self.client(), aggregator)
             if e.url == args.url
             and e.event_types() == sorted(set(args.event_types))
             and (e.description or "") == args.description
@@ -450,7 +447,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         # Made by this resource and never used, yet listed without its signing
         # secret: a rotation is the only way to learn one.
         aggregator = found[1].get("effective_aggregator_id") or args.aggregator_id or _configured_aggregator()
-        return id_, {**found[1], **self._rotate(_client(), aggregator, id_)}
+        return id_, {**found[1], **self._rotate(self.client(), aggregator, id_)}
 
     @staticmethod
     def _gone_or(exc: ApiError, client: ApiClient, aggregator: str, id_: str) -> ApiError:
@@ -566,14 +563,14 @@ class RaastWebhook(WebhookResource, module="safepay", name="RaastWebhook"):
 # -- discovery -----------------------------------------------------------------------------------
 
 
-def list_webhooks() -> list[tuple[str, dict[str, Any]]]:
+def list_webhooks(clients: Clients | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Every webhook of the configured aggregator as (id, resource properties).
 
     The signing secrets are left out: they are never printed.
     """
     aggregator = _configured_aggregator()
     found: list[tuple[str, dict[str, Any]]] = []
-    for endpoint in _endpoints(_client(), aggregator):
+    for endpoint in _endpoints(RaastWebhookProvider(clients).client(), aggregator):
         props = _live(endpoint, aggregator)
         props.pop("secret", None)
         props.pop("effective_aggregator_id")

@@ -46,9 +46,9 @@ from pulumi.dynamic import CreateResult, DiffResult
 from pydantic import AfterValidator, Field, ValidationError
 
 from ._config import Connection, ConnectionSpec, Setting
-from ._errors import ApiError, InputError, WebhookError
+from ._errors import ApiError, InputError, NotFoundError, WebhookError
 from ._fields import AnyUrl, Lenient, NonEmptyStr, Payload, event_list
-from ._http import ApiClient, Dialect, Failure, cached_client, json_or_none, text_or_none
+from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, json_or_none, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
 if TYPE_CHECKING:
@@ -313,14 +313,6 @@ class SecretConfigured(Lenient):
 # -- client -------------------------------------------------------------------------------
 
 
-def _factory(connection: Connection) -> ApiClient:
-    return ApiClient(connection, SpritzDialect(), SpritzAuth(connection))
-
-
-def _client() -> ApiClient:
-    return cached_client(CONNECTION.resolve(), _factory)
-
-
 def _webhook_path(webhook_id: str) -> str:
     return f"{WEBHOOKS_PATH}/{quote(webhook_id, safe='')}"
 
@@ -361,6 +353,10 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
     noun = "Spritz webhook"
     connection_spec = CONNECTION
 
+    @staticmethod
+    def client_parts(connection: Connection) -> ClientParts:
+        return SpritzDialect(), SpritzAuth(connection)
+
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
         if olds.get("disabled") is True:
@@ -386,7 +382,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         return super().create(props)
 
     def api_create(self, args: IntegratorWebhookArgs) -> tuple[str, dict[str, Any]]:
-        client = _client()
+        client = self.client()
         body = CreateWebhookBody(url=args.url, events=args.events).model_dump()
         response = client.request("create webhook", "POST", WEBHOOKS_PATH, json_body=body)
         webhook = client.parse(SpritzWebhook, response, "create webhook")
@@ -394,7 +390,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
         # No get-one call: every read of an operation shares one listing (see ApiClient.shared_read).
-        client = _client()
+        client = self.client()
         webhook = client.shared_read("webhooks", lambda: {w.id: w for w in _list(client)}).get(id_)
         return None if webhook is None else webhook.properties()
 
@@ -409,7 +405,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
                 f"Spritz cannot change the URL of webhook {id_} ({current!r}); declare that URL to adopt it, "
                 "or leave out webhook_id to create a new webhook",
             )
-        client = _client()
+        client = self.client()
         body = UpdateWebhookBody(events=args.events).model_dump()
         response = client.request("update webhook", "PATCH", _webhook_path(id_), json_body=body)
         try:
@@ -418,11 +414,11 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
             # The newer spec does not pin the answer's shape: read what is there.
             live = self.api_read(id_, olds)
             if live is None:
-                raise ApiError("Spritz", "update webhook", status=404, message=f"webhook {id_} is gone") from None
+                raise NotFoundError("Spritz", "update webhook", status=None, message=f"webhook {id_} is gone") from None
             return live
 
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
-        client = _client()
+        client = self.client()
         response = client.request("delete webhook", "DELETE", _webhook_path(id_))
         if response.content:
             answer = json_or_none(response)
@@ -431,7 +427,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
                                message=f"webhook {id_} was not deleted")
 
     def api_list(self, args: IntegratorWebhookArgs) -> list[str] | None:
-        return [w.id for w in _list(_client())]
+        return [w.id for w in _list(self.client())]
 
     def api_matches(self, args: IntegratorWebhookArgs) -> list[tuple[str, dict[str, Any]]]:
         """Webhooks a create of ``args`` can have made: the same URL and events, enabled (a
@@ -439,7 +435,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         (oldest first)."""
         return [
             (w.id, w.properties())
-            for w in _list(_client())
+            for w in _list(self.client())
             if w.url == args.url and sorted(set(w.events)) == args.events and not w.disabled
         ]
 
@@ -456,11 +452,15 @@ class WebhookSecretProvider(WebhookProvider[WebhookSecretArgs]):
     noun = "Spritz webhook secret"
     connection_spec = CONNECTION
 
+    @staticmethod
+    def client_parts(connection: Connection) -> ClientParts:
+        return SpritzDialect(), SpritzAuth(connection)
+
     #: The resource id: there is one secret per integrator account.
     resource_id = "webhook-secret"
 
     def _set(self, args: WebhookSecretArgs) -> dict[str, Any]:
-        client = _client()
+        client = self.client()
         client.add_secret(args.secret)
         first, second = secret_verbs(client.connection.base_url)
         # Setting the same secret twice is harmless, so a lost answer is simply retried.
@@ -584,6 +584,6 @@ class WebhookSecret(WebhookResource, module="spritz", name="WebhookSecret"):
         super().__init__(resource_name, {"secret": secret}, opts, account=account)
 
 
-def list_webhooks() -> list[tuple[str, dict[str, Any]]]:
+def list_webhooks(clients: Clients | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Every webhook of the integrator as (id, properties), for ``pulumi-webhooks discover``."""
-    return [(w.id, w.properties()) for w in _list(_client())]
+    return [(w.id, w.properties()) for w in _list(IntegratorWebhookProvider(clients).client())]

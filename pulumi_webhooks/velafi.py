@@ -42,9 +42,9 @@ from pydantic import AfterValidator, Field, ValidationError
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._config import Connection, ConnectionSpec, Setting
-from ._errors import ApiError, AuthenticationError, InputError, NotFoundError, TransientError, WebhookError
+from ._errors import ApiError, InputError, NotFoundError, WebhookError
 from ._fields import Flag, HttpsUrl, Lenient, Payload, suggest
-from ._http import ApiClient, Dialect, Failure, TokenAuth, cached_client, json_or_none
+from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, TokenAuth, json_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
 if TYPE_CHECKING:
@@ -313,15 +313,6 @@ class DeleteResult(Lenient):
 # -- client ---------------------------------------------------------------------------------------
 
 
-def _new_client(connection: Connection) -> ApiClient:
-    # ``X-BH-TOKEN`` on every call; one token request per credential at a time, shared by threads.
-    return ApiClient(connection, VelaFiDialect(), TokenAuth(_generate_token, TOKEN_HEADER, skew=TOKEN_SKEW))
-
-
-def _client() -> ApiClient:
-    return cached_client(CONNECTION.resolve(), _new_client)
-
-
 def _envelope_data(client: ApiClient, response: httpx.Response, operation: str) -> Any:
     try:
         return Envelope.model_validate(client.json(response)).data
@@ -397,8 +388,12 @@ class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
     noun = "VelaFi webhook"
     connection_spec = CONNECTION
 
+    @staticmethod
+    def client_parts(connection: Connection) -> ClientParts:
+        return VelaFiDialect(), TokenAuth(_generate_token, TOKEN_HEADER, skew=TOKEN_SKEW)
+
     def api_create(self, args: WebhookArgs) -> tuple[str, dict[str, Any]]:
-        client = _client()
+        client = self.client()
         body = CreateWebhookBody(eventType=args.event_type, url=args.url)
         data = _call(client, "create webhook", "POST", WEBHOOK_PATH, json_body=body.model_dump(by_alias=True))
         hook = _webhook(data, "create webhook")
@@ -414,7 +409,7 @@ class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
         # No get-one call: every read of an operation shares one listing (see ApiClient.shared_read).
-        client = _client()
+        client = self.client()
         hook = client.shared_read("webhooks", lambda: {h.webhook_id: h for h in _live_webhooks(client)}).get(id_)
         return None if hook is None else hook.properties()
 
@@ -426,20 +421,13 @@ class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
                 f"VelaFi cannot change the event type of webhook {id_} ({current}); "
                 "declare it as it is, or drop webhook_id to create a new webhook",
             )
-        return _put(_client(), id_, args.url, args.enabled).properties()
+        return _put(self.client(), id_, args.url, args.enabled).properties()
 
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
-        client = _client()
+        client = self.client()
         operation = f"delete webhook {id_}"
-        try:
-            data = _call(client, operation, "DELETE", f"{WEBHOOK_PATH}/{id_}")
-        except (NotFoundError, AuthenticationError, TransientError):
-            raise
-        except ApiError:
-            # Whatever a business error says, a webhook that no longer exists is deleted.
-            if _find_by_id(client, id_, state.get("enabled")) is None:
-                return
-            raise
+        # Whatever a refusal says, a webhook that no longer exists is deleted: the lifecycle reads.
+        data = _call(client, operation, "DELETE", f"{WEBHOOK_PATH}/{id_}")
         try:
             deleted = DeleteResult.model_validate(data).result
         except ValidationError:
@@ -448,13 +436,13 @@ class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
             raise ApiError("VelaFi", operation, status=None, code=None, message="VelaFi answered result: false")
 
     def api_list(self, args: WebhookArgs) -> list[str] | None:
-        return [hook.webhook_id for hook in _live_webhooks(_client())]
+        return [hook.webhook_id for hook in _live_webhooks(self.client())]
 
     def api_matches(self, args: WebhookArgs) -> list[tuple[str, dict[str, Any]]]:
         """Webhooks a create of ``args`` can have made: same event type and URL."""
         return [
             (h.webhook_id, h.properties())
-            for h in _live_webhooks(_client())
+            for h in _live_webhooks(self.client())
             if h.event_type == args.event_type and h.url == args.url
         ]
 
@@ -526,6 +514,6 @@ class Webhook(WebhookResource, module="velafi", name="Webhook"):
         )
 
 
-def list_webhooks() -> list[tuple[str, dict[str, Any]]]:
+def list_webhooks(clients: Clients | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Every active or disabled webhook of the account, as (webhook_id, resource properties)."""
-    return [(hook.webhook_id, hook.properties()) for hook in _live_webhooks(_client())]
+    return [(hook.webhook_id, hook.properties()) for hook in _live_webhooks(VelaFiWebhookProvider(clients).client())]

@@ -43,10 +43,9 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     for name, value in BASELINE_SETTINGS.items():
         monkeypatch.setenv(name, value)
     _config.set_stack_config({})
-    _http.clear_clients()
     _lifecycle.reset_claims()
-    yield
-    _http.clear_clients()
+    with _http.use_clients(_http.Clients()):  # clients of this test alone
+        yield
     _lifecycle.reset_claims()
     _config.set_stack_config({})
 
@@ -69,7 +68,7 @@ def sandbox(clock: FakeClock) -> Iterator[Sandbox]:
     """A fresh in-process sandbox; every provider client talks to it (waiting on ``clock``),
     and the stack config points every provider at it (as `configure` would)."""
     sb = Sandbox(base_url=SANDBOX_URL, seed=1)
-    with _http.use_transport(SandboxTransport(sb), clock):
+    with _http.use_clients(_http.Clients(SandboxTransport(sb), clock)):
         _config.set_stack_config(sb.stack_config())
         yield sb
 

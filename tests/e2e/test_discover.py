@@ -35,7 +35,7 @@ def make_out_of_band(server: SandboxServer) -> None:
             spritz.IntegratorWebhook._provider_class.args_model.model_validate(
                 {"url": "https://legacy.example.com/spritz", "events": ["payment.completed"]}))
     finally:
-        _http.clear_clients()
+        _http.process_clients().close()
         _config.set_stack_config({})
 
 
@@ -57,7 +57,7 @@ def test_discover_then_up_adopts_without_writing(
                            if line and not line.startswith(("#", "import", "from", "config =")))
             secret_keys += re.findall(r"pulumi config set --secret (\S+) ", text)
     finally:
-        _http.clear_clients()
+        _http.process_clients().close()
         _config.set_stack_config({})
     assert PASSWORD not in "\n".join(program)
     assert len(secret_keys) == 1  # PhonePe's password: read from config, not printed
@@ -84,7 +84,7 @@ def test_discover_then_up_adopts_without_writing(
         out = io.StringIO()
         assert discover("phonepe", out=out, exclude_stacks=["test"]) == 0
     finally:
-        _http.clear_clients()
+        _http.process_clients().close()
         _config.set_stack_config({})
     held_id = stack.only_webhook("phonepe")["id"]
     assert "# 0 existing phonepe webhook(s)" in out.getvalue()

@@ -60,8 +60,7 @@ def client(
     connection = Connection(SPEC, "production", "https://api.acme.invalid", {"apiKey": KEY})
     policy = policy or RetryPolicy(deadline=deadline, timeout=1, base_delay=0.001, max_delay=0.01,
                                    clock=clock or FakeClock())
-    with _http.use_transport(httpx.MockTransport(handler)):
-        return ApiClient(connection, AcmeDialect(), KeyAuth(), policy)
+    return ApiClient(connection, AcmeDialect(), KeyAuth(), policy, httpx.MockTransport(handler))
 
 
 def test_idempotent_calls_retry_transient_statuses_until_success(clock: FakeClock) -> None:
@@ -340,8 +339,8 @@ def fetch_token(c: ApiClient) -> tuple[str, float]:
 def token_client(server: TokenServer, scheme: str | None = "Tok", clock: FakeClock | None = None) -> ApiClient:
     connection = Connection(SPEC, "production", "https://api.acme.invalid", {"apiKey": KEY})
     policy = RetryPolicy(deadline=2, timeout=1, base_delay=0.001, max_delay=0.01, clock=clock or FakeClock())
-    with _http.use_transport(httpx.MockTransport(server)):
-        return ApiClient(connection, AcmeDialect(), TokenAuth(fetch_token, "X-Token", scheme=scheme), policy)
+    auth = TokenAuth(fetch_token, "X-Token", scheme=scheme)
+    return ApiClient(connection, AcmeDialect(), auth, policy, httpx.MockTransport(server))
 
 
 def test_token_auth_sends_one_cached_token_and_redacts_it() -> None:

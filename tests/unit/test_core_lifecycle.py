@@ -7,11 +7,14 @@ import time
 from collections.abc import Mapping
 from typing import Annotated, Any
 
+import httpx
 import pytest
 from pydantic import AfterValidator
 
+from pulumi_webhooks import _http
 from pulumi_webhooks._clock import SYSTEM_CLOCK, Clock
 from pulumi_webhooks._config import (
+    Connection,
     ConnectionSpec,
     Setting,
     account_env,
@@ -24,11 +27,12 @@ from pulumi_webhooks._errors import (
     ConfigurationError,
     InputError,
     NotFoundError,
+    RejectedError,
     TransientError,
     WebhookError,
 )
 from pulumi_webhooks._fields import HttpsUrl, Payload, event_list
-from pulumi_webhooks._http import RetryPolicy
+from pulumi_webhooks._http import ClientParts, Clients, Dialect, RetryPolicy
 from pulumi_webhooks._lifecycle import UNKNOWN, WebhookProvider, reset_claims, validate_fields
 
 from ..helpers import FakeClock, failures_by_field
@@ -638,3 +642,64 @@ def test_a_preview_lists_nothing_and_the_first_create_lists_every_checked_locati
     reset_claims()  # waits for the warm-ups
     # The create's own location was listed once, and the other account's at the same time.
     assert sorted(SlowListingToy.listed) == ["http://127.0.0.1:1/a", "http://127.0.0.1:2/b"]
+
+
+class RefusingToy(ToyProvider):
+    """Refuses an update or a delete of a missing webhook with a plain 400, as some APIs do."""
+
+    def api_update(self, id_: str, olds: Mapping[str, Any], args: ToyArgs) -> dict[str, Any]:
+        if id_ not in self.remote:
+            raise RejectedError("Toy", "update webhook", status=400, message="invalid webhook")
+        return super().api_update(id_, olds, args)
+
+    def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
+        if id_ not in self.remote or self.remote[id_]["url"].endswith("/locked"):
+            raise RejectedError("Toy", "delete webhook", status=400, message="cannot delete")
+        super().api_delete(id_, state)
+
+
+def test_a_refused_delete_of_a_missing_webhook_is_done_and_of_a_live_one_fails(toy: ToyProvider) -> None:
+    refusing = RefusingToy()
+    refusing.delete("wh_404", {"url": "https://a.example/h", "events": []})  # a read proves it gone
+    made = refusing.create({"url": "https://a.example/locked", "events": []})
+    with pytest.raises(RejectedError, match="cannot delete") as refused:
+        refusing.delete(made.id, dict(made.outs or {}))
+    assert refused.value.status == 400
+    assert made.id in ToyProvider.remote  # never dropped while it is live
+
+
+def test_a_refused_update_of_a_missing_webhook_says_to_refresh(toy: ToyProvider) -> None:
+    with pytest.raises(WebhookError, match="pulumi refresh"):
+        RefusingToy().update("wh_404", {"url": "https://a.example/h", "events": [], "region": "eu"},
+                             {"url": "https://b.example/h", "events": [], "region": "eu"})
+
+
+def test_adopting_a_missing_webhook_reports_no_status_the_wire_did_not_carry(toy: ToyProvider) -> None:
+    with pytest.raises(NotFoundError) as missing:
+        toy.create({"url": "https://a.example/h", "events": [], "webhook_id": "wh_404"})
+    assert missing.value.status is None and "HTTP" not in str(missing.value)
+
+
+def test_a_provider_uses_the_clients_it_is_given_and_pickles_without_them() -> None:
+    answered: list[str] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        answered.append(request.url.path)
+        return httpx.Response(200, json={})
+
+    class Reading(ToyProvider):
+        connection_spec = ConnectionSpec(namespace="acme", title="Acme", settings=(),
+                                         base_urls={"production": "https://api.acme.invalid"})
+
+        @staticmethod
+        def client_parts(connection: Connection) -> ClientParts:
+            return Dialect(), None
+
+    given = Clients(httpx.MockTransport(api), FakeClock())
+    provider = Reading(given)
+    provider.client().request("read webhook", "GET", "/hooks/1")
+    assert answered == ["/hooks/1"]
+    assert provider.client() is provider.client() and provider.retry_policy().clock is given.clock
+    # A provider made the way a program makes it holds nothing: its pickle carries no clients.
+    assert vars(ToyProvider()) == {} and "_clients" in vars(provider)
+    assert Reading().clients is _http.process_clients() is not given

@@ -25,6 +25,7 @@ from pulumi_webhooks._errors import (
     ConfigurationError,
     InputError,
     NotFoundError,
+    RejectedError,
     TransientError,
     WebhookError,
 )
@@ -145,7 +146,7 @@ def test_check_makes_no_call(provider: IntegratorWebhookProvider) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise AssertionError(f"unexpected call {request.url}")
 
-    with _http.use_transport(httpx.MockTransport(refuse)):
+    with _http.use_clients(_http.Clients(httpx.MockTransport(refuse))):
         provider.check({}, declared())
         provider.diff(SANDBOX_INTEGRATOR_ID, outputs(), declared(url="https://other.example/k"))
 
@@ -222,8 +223,7 @@ def mock_client(handler: Handler, *, deadline: float = 1.0, api_secret: str | No
     values = {"apiKey": SANDBOX_API_KEY, **({"apiSecret": api_secret} if api_secret else {})}
     connection = _config.Connection(CONNECTION, "production", "https://api.kotanipay.invalid", values)
     policy = RetryPolicy(deadline=deadline, timeout=1, base_delay=0.001, max_delay=0.01, clock=clock or FakeClock())
-    with _http.use_transport(httpx.MockTransport(handler)):
-        return ApiClient(connection, KotaniDialect(), kotanipay.ApiKeyAuth(), policy)
+    return ApiClient(connection, KotaniDialect(), kotanipay.ApiKeyAuth(), policy, httpx.MockTransport(handler))
 
 
 def answer(status: int, body: Any, headers: dict[str, str] | None = None) -> Handler:
@@ -241,7 +241,7 @@ def test_bad_request_maps_every_detail() -> None:
     with pytest.raises(ApiError) as caught:
         client.request("update integrator webhook setting", "PATCH", "/api/v3/integrator/webhook", json_body={})
     error = caught.value
-    assert type(error) is ApiError
+    assert type(error) is RejectedError
     assert (error.provider, error.operation, error.status, error.code) == (
         "Kotani Pay", "update integrator webhook setting", 400, "VALIDATION_ERROR")
     assert error.message == "Bad Request: webhook_url: must be HTTPS; webhook_events: unknown"
@@ -299,7 +299,7 @@ def test_the_webhook_secret_is_redacted_from_errors(sandbox: Sandbox, provider: 
             return httpx.Response(200, json={"success": True, "data": {"id": SANDBOX_INTEGRATOR_ID}})
         return httpx.Response(400, json=envelope(f"bad body {request.content.decode()}"))
 
-    with _http.use_transport(httpx.MockTransport(echo)):
+    with _http.use_clients(_http.Clients(httpx.MockTransport(echo))):
         _config.set_stack_config(sandbox.stack_config())
         with pytest.raises(ApiError) as caught:
             create(provider, declared())
@@ -486,7 +486,7 @@ def test_a_secure_account_works_only_with_the_api_secret(
     assert app(sandbox).data["integrator"]["webhook_url"] == "https://legacy.example.com/hooks"
     config = {k: v for k, v in sandbox.stack_config().items() if k != "kotanipay:apiSecret"}
     _config.set_stack_config(config)
-    _http.clear_clients()
+    _http.process_clients().close()
     with pytest.raises(AuthenticationError) as caught:
         provider.read(created.id, created.outs)
     assert "kotanipay:apiSecret" in str(caught.value)
@@ -497,7 +497,7 @@ def test_threads_share_one_client(sandbox: Sandbox, provider: IntegratorWebhookP
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: provider.read(created.id, created.outs).id, range(16)))
     assert results == [created.id] * 16
-    assert len(_http._clients) == 1
+    assert len(_http.process_clients()._made) == 1
 
 
 def test_the_provider_instance_holds_no_state(sandbox: Sandbox, provider: IntegratorWebhookProvider) -> None:
@@ -696,10 +696,10 @@ class Recorder(httpx.BaseTransport):
 @pytest.fixture
 def sent(sandbox: Sandbox) -> Iterator[Recorder]:
     recorder = Recorder(SandboxTransport(sandbox))
-    _http.clear_clients()
-    with _http.use_transport(recorder):
+    _http.process_clients().close()
+    with _http.use_clients(_http.Clients(recorder)):
         yield recorder
-    _http.clear_clients()
+    _http.process_clients().close()
 
 
 def held_setting(sandbox: Sandbox) -> tuple[Any, Any, Any]:
@@ -850,7 +850,7 @@ def test_a_patch_that_landed_but_kept_failing_is_confirmed_by_a_read(
     sandbox: Sandbox, provider: IntegratorWebhookProvider, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> None:
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "0.3")
-    _http.clear_clients()
+    _http.process_clients().close()
     sandbox.faults.append(Fault(provider="kotanipay", method="PATCH", status=503, after_commit=True))
     created = create(provider, declared())
     # The setting found before the PATCH (none), not our own one read back.
@@ -865,7 +865,7 @@ def test_a_patch_that_keeps_failing_stops_the_create_without_a_fresh_one(
     sandbox: Sandbox, provider: IntegratorWebhookProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PULUMI_WEBHOOKS_RETRY_DEADLINE", "0.3")
-    _http.clear_clients()
+    _http.process_clients().close()
     sandbox.faults.append(Fault(provider="kotanipay", method="PATCH", status=503))  # never applied
     with pytest.raises(TransientError) as caught:
         create(provider, declared())

@@ -23,6 +23,7 @@ from pulumi_webhooks._errors import (
     InputError,
     LimitError,
     NotFoundError,
+    RejectedError,
     TransientError,
     WebhookError,
 )
@@ -380,7 +381,7 @@ def fake_env() -> Iterator[None]:
 
 
 def use(fake: FakePhonePe) -> Any:
-    return _http.use_transport(httpx.MockTransport(fake))
+    return _http.use_clients(_http.Clients(httpx.MockTransport(fake)))
 
 
 def test_token_request_is_the_documented_form_and_header(fake_env: None) -> None:
@@ -414,7 +415,7 @@ def test_requests_go_where_the_token_url_rule_says(base_url: str, token_at: str,
             return httpx.Response(200, json={"webhooks": []})
         return httpx.Response(404, json={"code": "BAD_REQUEST", "message": "no such API"})
 
-    with _http.use_transport(httpx.MockTransport(handler)):
+    with _http.use_clients(_http.Clients(httpx.MockTransport(handler))):
         assert list_webhooks() == []
     assert sent == [("POST", token_at), ("GET", webhooks_at)]
 
@@ -523,7 +524,7 @@ def test_bad_request_maps_to_api_error_with_every_detail() -> None:
     with pytest.raises(ApiError) as caught:
         client.request("create webhook", "POST", "/configs/v1/webhooks", json_body={})
     error = caught.value
-    assert type(error) is ApiError
+    assert type(error) is RejectedError
     assert (error.provider, error.operation, error.status, error.code, error.message) == (
         "PhonePe", "create webhook", 400, "BAD_REQUEST", "events must not be empty")
     assert str(error) == "PhonePe: create webhook failed (HTTP 400 BAD_REQUEST: events must not be empty)"
@@ -722,7 +723,7 @@ def test_changing_such_a_webhook_reports_what_phonepe_answers(
         provider.update(existing, adopted.outs, {**ARGS, "username": "merchant_01",
                                                  "url": "https://hooks.example.com/v2", "webhook_id": existing})
     error = caught.value
-    assert type(error) is ApiError and (error.status, error.code) == (400, "BAD_REQUEST")
+    assert type(error) is RejectedError and (error.status, error.code) == (400, "BAD_REQUEST")
     assert "username" in str(error) and ARGS["password"] not in str(error)
     assert remote(sandbox)[existing]["url"] == ARGS["url"]
 
@@ -792,9 +793,9 @@ def test_the_provider_holds_no_state(sandbox: Sandbox, provider: PhonePeWebhookP
 
 
 def test_auth_is_attached_to_the_client(sandbox: Sandbox) -> None:
-    client = phonepe._client()
+    client = PhonePeWebhookProvider().client()
     assert isinstance(client.auth, PhonePeAuth)
-    assert phonepe._client() is client
+    assert PhonePeWebhookProvider().client() is client
     list_webhooks()
     [token] = [s for s in client._extra_secrets if s.startswith("sbx.")]
     assert client.redact(f"x {token} y") == "x *** y"
@@ -822,12 +823,12 @@ def test_discover_declares_the_password_from_config(sandbox: Sandbox, provider: 
 
 def test_a_refresh_of_many_webhooks_lists_once(sandbox: Sandbox, provider: PhonePeWebhookProvider) -> None:
     made_ = [made(provider, {**ARGS, "url": f"https://hooks.example.com/p{i}"}) for i in range(6)]
-    _http.clear_clients()  # the refresh runs in a provider process of its own
+    _http.process_clients().close()  # the refresh runs in a provider process of its own
     mark = len(sandbox.journal)
     for created in made_:
         assert provider.read(created.id, created.outs).id == created.id
     lists = [e for e in sandbox.journal[mark:] if e["method"] == "GET" and "webhooks" in e["path"]]
     assert len(lists) == 2, lists  # one listing for six reads: a page, and the empty one that ends it
     sandbox.apps["phonepe"].edit(made_[0].id, {"url": "https://hooks.example.com/dashboard"})
-    _http.clear_clients()  # the next operation: never the listing of the one before
+    _http.process_clients().close()  # the next operation: never the listing of the one before
     assert provider.read(made_[0].id, made_[0].outs).outs["url"] == "https://hooks.example.com/dashboard"

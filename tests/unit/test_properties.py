@@ -62,7 +62,7 @@ def test_check_never_raises_names_fields_and_calls_nothing(module: str, name: st
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(news=news_for(provider))
     def run(news: dict[str, Any]) -> None:
-        with _http.use_transport(httpx.MockTransport(_no_network)):
+        with _http.use_clients(_http.Clients(httpx.MockTransport(_no_network))):
             result = provider.check({}, news)
             for failure in result.failures:
                 assert failure.reason
@@ -95,7 +95,7 @@ def test_diff_never_raises_and_calls_nothing(module: str, name: str) -> None:
     @settings(max_examples=100, deadline=None)
     @given(olds=news_for(provider), news=news_for(provider))
     def run(olds: dict[str, Any], news: dict[str, Any]) -> None:
-        with _http.use_transport(httpx.MockTransport(_no_network)):
+        with _http.use_clients(_http.Clients(httpx.MockTransport(_no_network))):
             result = provider.diff("id-1", olds, news)
         assert result.changes in (True, False)
         assert set(result.replaces or []) <= set(provider.args_model.model_fields) | set(provider.outputs)

@@ -19,6 +19,7 @@ from pulumi_webhooks._errors import (
     ConfigurationError,
     InputError,
     NotFoundError,
+    RejectedError,
     TransientError,
     WebhookError,
 )
@@ -251,7 +252,7 @@ def mock_api(
             seen.append(request)
             return handler(request)
 
-        context = _http.use_transport(httpx.MockTransport(record), clock)
+        context = _http.use_clients(_http.Clients(httpx.MockTransport(record), clock))
         context.__enter__()
         stack.append(context)
         return seen
@@ -290,11 +291,11 @@ def test_key_header_on_every_call_and_401_is_final(
 @pytest.mark.parametrize(
     ("status", "body", "cls", "code", "message"),
     [
-        (400, {"code": "error.bad_request", "message": "url: is invalid"}, ApiError, "error.bad_request",
+        (400, {"code": "error.bad_request", "message": "url: is invalid"}, RejectedError, "error.bad_request",
          "url: is invalid"),
         (404, {"code": "error.not_found", "message": "Requested resource not found"}, NotFoundError,
          "error.not_found", "Requested resource not found"),
-        (409, {"code": "error.conflict", "message": "Resource already exists"}, ApiError, "error.conflict",
+        (409, {"code": "error.conflict", "message": "Resource already exists"}, RejectedError, "error.conflict",
          "Resource already exists"),
         (403, {"api_version": "v1", "error": {"code": "error.forbidden", "message": "no"}}, AuthenticationError,
          "error.forbidden", "no"),
@@ -517,7 +518,7 @@ class _NoSecrets(httpx.BaseTransport):
 
 def test_read_without_a_secret_keeps_the_stored_one(sandbox: Sandbox, provider: RaastWebhookProvider) -> None:
     created = provider.create(checked(provider))
-    with _http.use_transport(_NoSecrets(sandbox)):
+    with _http.use_clients(_http.Clients(_NoSecrets(sandbox))):
         read = provider.read(created.id, stored(created))
     assert outs(read)["secret"] == outs(created)["secret"]
 
@@ -753,7 +754,7 @@ def test_lost_create_answer_without_listed_secret_rotates(
     sandbox: Sandbox, provider: RaastWebhookProvider
 ) -> None:
     sandbox.faults.append(Fault(provider="safepay", method="POST", status=503, after_commit=True, count=1))
-    with _http.use_transport(_NoSecrets(sandbox)):
+    with _http.use_clients(_http.Clients(_NoSecrets(sandbox))):
         result = provider.create(checked(provider))
     assert outs(result)["secret"] == remote(sandbox, result.id)["secret"]
     assert outs(result)["secret_version"] == 2

@@ -25,6 +25,7 @@ from pulumi_webhooks._errors import (
     ConfigurationError,
     InputError,
     NotFoundError,
+    RejectedError,
     TransientError,
     WebhookError,
 )
@@ -299,7 +300,7 @@ def mock_api(clock: FakeClock) -> Iterator[Callable[..., list[httpx.Request]]]:
             seen.append(request)
             return responder(request)
 
-        ctx = _http.use_transport(httpx.MockTransport(handler), clock)
+        ctx = _http.use_clients(_http.Clients(httpx.MockTransport(handler), clock))
         ctx.__enter__()
         contexts.append(ctx)
         config = {"spritz:apiKey": "api-key-123", "spritz:integratorKey": "int_key_123"}
@@ -442,7 +443,7 @@ def test_problem_details_map_to_api_errors(mock_api: Callable[..., list[httpx.Re
     with pytest.raises(ApiError) as raised:
         hooks.api_create(spritz.IntegratorWebhookArgs(url=URL))
     error = raised.value
-    assert type(error) is ApiError
+    assert type(error) is RejectedError
     assert error.operation == "create webhook" and error.status == 400
     assert error.code == "https://docs.spritz.finance/problems/validation"
     assert error.message == "url: must be a URI"
@@ -513,7 +514,7 @@ def test_the_problem_code_field_and_resource_are_surfaced(mock_api: Callable[...
     with pytest.raises(ApiError) as raised:
         hooks.api_create(spritz.IntegratorWebhookArgs(url=URL))
     error = raised.value
-    assert type(error) is ApiError and error.status == 400
+    assert type(error) is RejectedError and error.status == 400
     assert error.code == "INVALID_WEBHOOK_URL"  # the stable code wins over the type
     assert error.message == "must be a public https URL (field url)"
     assert "INVALID_WEBHOOK_URL: must be a public https URL (field url)" in str(error)
@@ -554,7 +555,7 @@ def test_retryable_that_is_not_a_boolean_leaves_the_status_to_decide(
     seen = mock_api(lambda r: problem(400, "Bad Request", detail="nope", retryable="yes"))
     with pytest.raises(ApiError) as raised:
         hooks.api_read("wh_1", {})
-    assert type(raised.value) is ApiError and len(seen) == 1
+    assert type(raised.value) is RejectedError and len(seen) == 1
 
 
 SECRET_OK = {"secretConfigured": True}
@@ -717,7 +718,7 @@ def test_adoption_refuses_a_different_url_a_missing_id_and_a_disabled_webhook(
         hooks.create({"url": URL, "events": [], "webhook_id": "wh_missing"})
     sandbox.apps["spritz"].edit(existing.id, {"disabled": True, "failureCount": 5})
     _lifecycle.reset_claims()
-    _http.clear_clients()  # a later operation, in a provider process of its own
+    _http.process_clients().close()  # a later operation, in a provider process of its own
     with pytest.raises(WebhookError, match="is disabled"):
         hooks.create({"url": URL, "events": [], "webhook_id": existing.id})
     assert len(sandbox.apps["spritz"].webhooks()) == 1
@@ -821,7 +822,7 @@ def test_transient_list_failures_are_retried(sandbox: Sandbox, hooks: Integrator
     assert hooks.read(created.id, outs(created)).id == created.id
     assert len(clock.sleeps) == 2  # one pause per refused listing
     sandbox.faults.append(Fault(provider="spritz", method="GET", status=502))
-    _http.clear_clients()  # a later operation: it lists afresh
+    _http.process_clients().close()  # a later operation: it lists afresh
     with pytest.raises(TransientError):
         hooks.read(created.id, outs(created))
     given_up = clock.sleeps[2:]

@@ -23,11 +23,12 @@ from pulumi_webhooks._errors import (
     AuthenticationError,
     ConfigurationError,
     NotFoundError,
+    RejectedError,
     TransientError,
     WebhookError,
 )
 from pulumi_webhooks._lifecycle import UNKNOWN
-from pulumi_webhooks.sandbox import Fault, Sandbox
+from pulumi_webhooks.sandbox import Fault, Sandbox, SandboxTransport
 from pulumi_webhooks.sandbox.velafi import VelaFiApp
 
 from ..helpers import (
@@ -228,7 +229,7 @@ def mock_api(clock: FakeClock) -> Iterator[Callable[[Callable[[httpx.Request], h
                 return httpx.Response(200, json=TOKEN_OK)
             return handler(request)
 
-        cm = _http.use_transport(httpx.MockTransport(record), clock)
+        cm = _http.use_clients(_http.Clients(httpx.MockTransport(record), clock))
         cm.__enter__()
         stack.append(cm)
         _config.set_stack_config({"velafi:apiKey": "key-AAAA-1111", "velafi:apiSecret": "secret-BBBB-2222",
@@ -249,7 +250,7 @@ def test_a_business_error_in_a_200_answer_is_an_error(mock_api: Any) -> None:
     with pytest.raises(ApiError) as raised:
         PROVIDER.api_create(velafi.WebhookArgs(event_type="ORDER_WEBHOOK", url=URL))
     error = raised.value
-    assert type(error) is ApiError
+    assert type(error) is RejectedError
     assert (error.provider, error.operation, error.status, error.code) == ("VelaFi", "create webhook", 200, "-4010")
     assert error.message == "Parameter url is invalid."
     assert str(error) == "VelaFi: create webhook failed (HTTP 200 -4010: Parameter url is invalid.)"
@@ -627,7 +628,10 @@ def test_a_repeated_submit_never_takes_a_webhook_the_account_held_before(sandbox
                        headers={"X-BH-APIKEY": VelaFiApp.API_KEY}).json()["data"]["token"]
     theirs = client.post("/v2/webhook", json={"eventType": "ORDER_WEBHOOK", "url": URL},
                          headers={"X-BH-TOKEN": token}).json()["data"]["webhookId"]
-    id_, _ = create()  # refused as repeated until the provider's window has passed, then made
+    # Refused as repeated until the provider's window has passed, then made: the window is the
+    # sandbox's real time, so this create waits on the real clock.
+    with _http.use_clients(_http.Clients(SandboxTransport(sandbox))):
+        id_, _ = create()
     assert id_ != theirs
     assert {h["webhookId"] for h in app(sandbox).webhooks()} == {id_, theirs}
 
