@@ -18,7 +18,7 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
@@ -51,6 +51,7 @@ __all__ = [
     "TokenAuth",
     "TokenCache",
     "json_or_none",
+    "offset_pages",
     "parse_retry_after",
     "process_clients",
     "redact",
@@ -565,6 +566,26 @@ class ApiClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+def offset_pages(
+    fetch: Callable[[int], tuple[Sequence[T], int | None]], key: Callable[[T], str], max_pages: int = 100
+) -> Iterator[T]:
+    """Every item of a list paged by offset, each once: ``fetch(offset)`` answers a page and the
+    total the server reports (None when it reports none). Paging ends at an empty page, at that
+    total, at a page holding nothing new (a server that ignores the offset) or after
+    ``max_pages``, so a misbehaving server never keeps a read going forever."""
+    seen: set[str] = set()
+    offset = 0
+    for _ in range(max_pages):
+        page, total = fetch(offset)
+        fresh = [item for item in page if key(item) not in seen]
+        for item in fresh:
+            seen.add(key(item))
+            yield item
+        offset += len(page)
+        if not fresh or (total is not None and offset >= total):
+            return
 
 
 #: What a provider supplies for a connection: how its API reports errors, and its credentials.

@@ -40,7 +40,17 @@ from pydantic import AfterValidator
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, ConfigurationError, LimitError, RejectedError
 from ._fields import Flag, HttpsUrl, Lenient, Payload, event_list
-from ._http import TRANSIENT_STATUSES, ApiClient, ClientParts, Clients, Dialect, Failure, TokenAuth, text_or_none
+from ._http import (
+    TRANSIENT_STATUSES,
+    ApiClient,
+    ClientParts,
+    Clients,
+    Dialect,
+    Failure,
+    TokenAuth,
+    offset_pages,
+    text_or_none,
+)
 from ._lifecycle import WebhookProvider, WebhookResource
 
 __all__ = ["CONNECTION", "EVENTS", "EventName", "Webhook", "WebhookArgs", "list_webhooks"]
@@ -76,7 +86,6 @@ WEBHOOKS_PATH = "/configs/v1/webhooks"
 MAX_WEBHOOKS = 30
 #: Page size when listing: the account maximum, so one page is usually all of it.
 PAGE_SIZE = MAX_WEBHOOKS
-_MAX_PAGES = 100  # a server that ignores ``offset`` must not keep us paging forever
 
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -353,20 +362,14 @@ def _path(webhook_id: str) -> str:
 
 def _pages(client: ApiClient) -> Iterator[WebhookObject]:
     """Every webhook, page by page (there is no get-one call)."""
-    seen: set[str] = set()
-    offset = 0
-    for _ in range(_MAX_PAGES):
+
+    def page(offset: int) -> tuple[list[WebhookObject], None]:
         response = client.request(
             "list webhooks", "GET", WEBHOOKS_PATH, params={"limit": PAGE_SIZE, "offset": offset}
         )
-        page = client.parse(WebhookList, response, "list webhooks").webhooks
-        fresh = [w for w in page if w.id not in seen]
-        if not fresh:
-            return
-        for hook in fresh:
-            seen.add(hook.id)
-            yield hook
-        offset += len(page)
+        return client.parse(WebhookList, response, "list webhooks").webhooks, None  # no total is sent
+
+    return offset_pages(page, lambda hook: hook.id)
 
 
 def _put(client: ApiClient, webhook_id: str, args: UpdateWebhookRequest) -> WebhookObject:

@@ -34,7 +34,7 @@ from pydantic import AfterValidator
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, ConfigurationError, NotFoundError, TransientError
 from ._fields import Flag, HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
-from ._http import ApiClient, ClientParts, Clients, Dialect, text_or_none
+from ._http import ApiClient, ClientParts, Clients, Dialect, offset_pages, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource, is_unknown
 
 if TYPE_CHECKING:
@@ -277,19 +277,18 @@ def _live(endpoint: Endpoint, aggregator: str, secret: str | None = None) -> dic
 
 def _endpoints(client: ApiClient, aggregator: str) -> Iterator[Endpoint]:
     """Every endpoint of ``aggregator``, page by page."""
-    offset = 0
-    while True:
+
+    def page(offset: int) -> tuple[list[Endpoint], int]:
         response = client.request(
             "list webhooks", "GET", _collection(aggregator),
             params={"limit": str(PAGE_SIZE), "offset": str(offset)},
         )
-        page = client.parse(ListResponse, response, "list webhooks").data
-        for endpoint in page.endpoints:
+        listed = client.parse(ListResponse, response, "list webhooks").data
+        for endpoint in listed.endpoints:
             client.add_secret(endpoint.secret)
-            yield endpoint
-        offset += len(page.endpoints)
-        if not page.endpoints or offset >= page.count:
-            return
+        return listed.endpoints, listed.count
+
+    return offset_pages(page, lambda endpoint: endpoint.token)
 
 
 def _may_be_gone(exc: ApiError) -> bool:

@@ -593,3 +593,27 @@ def test_a_token_request_does_not_count_as_a_write() -> None:
     c.request("token", "POST", "/token", data={"grant_type": "x"}, credentials_request=True)
     listed(c)
     assert api.lists == 1
+
+
+def test_offset_pages_yield_each_item_once_and_always_end() -> None:
+    items = [f"wh_{n}" for n in range(7)]
+    asked: list[int] = []
+
+    def paged(offset: int) -> tuple[list[str], int | None]:
+        asked.append(offset)
+        return items[offset:offset + 3], None
+
+    assert list(_http.offset_pages(paged, str)) == items
+    assert asked == [0, 3, 6, 7]  # the empty page ends it
+
+    asked.clear()
+    assert list(_http.offset_pages(lambda offset: (asked.append(offset) or items[:3], 5), str)) == items[:3]
+    assert asked == [0, 3]  # a server that ignores the offset: the page of nothing new ends it
+
+    asked.clear()
+    assert list(_http.offset_pages(lambda offset: (asked.append(offset) or items[offset:offset + 3], 4), str)) \
+        == items[:6]
+    assert asked == [0, 3]  # the total the server reported ends it
+
+    endless = _http.offset_pages(lambda offset: ([f"wh_{offset}"], None), str, max_pages=5)
+    assert len(list(endless)) == 5
