@@ -70,7 +70,7 @@ from pydantic import BaseModel, ValidationError
 
 from ._config import ConnectionSpec, check_account_name, current_account, for_account, located_at, set_stack_config
 from ._errors import AdoptionError, ConfigurationError, InputError, NotFoundError, TransientError, WebhookError
-from ._fields import has_userinfo, public_targets_only
+from ._fields import has_userinfo, public_targets_only, rule_of
 from ._http import STILL_WORKING, RetryPolicy
 from ._journal import Intent, Journal, journal_for
 
@@ -82,7 +82,7 @@ __all__ = [
     "WebhookResource",
     "is_unknown",
     "reset_claims",
-    "rule_of",
+    "rule_of",  # defined in _fields, which the sandbox imports without the Pulumi SDK
     "validate_fields",
 ]
 
@@ -114,15 +114,6 @@ def is_unknown(value: Any) -> bool:
     if isinstance(value, dict):
         return any(is_unknown(v) for v in value.values())
     return False
-
-
-def rule_of(error: Mapping[str, Any]) -> str:
-    """The rule a pydantic error states, in plain words (without pydantic's prefixes)."""
-    message = str(error.get("msg", "is invalid"))
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if message.startswith(prefix):
-            message = message[len(prefix):]
-    return message
 
 
 def validate_fields(
