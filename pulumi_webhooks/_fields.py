@@ -10,7 +10,7 @@ import contextlib
 import contextvars
 import difflib
 import ipaddress
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -28,6 +28,7 @@ __all__ = [
     "is_local_host",
     "is_loopback_host",
     "public_targets_only",
+    "rule_of",
     "suggest",
 ]
 
@@ -169,6 +170,15 @@ def suggest(value: str, allowed: Sequence[str]) -> str:
     """' (did you mean 'x'?)' for a near miss, else ''."""
     close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def rule_of(error: Mapping[str, Any]) -> str:
+    """The rule a pydantic error states, in plain words (without pydantic's prefixes)."""
+    message = str(error.get("msg", "is invalid"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    return message
 
 
 def check_event(value: str, allowed: Sequence[str]) -> str:

@@ -85,7 +85,7 @@ from ._errors import (
     TransientError,
     WebhookError,
 )
-from ._fields import has_userinfo, public_targets_only
+from ._fields import has_userinfo, public_targets_only, rule_of
 from ._http import STILL_WORKING, ApiClient, ClientParts, Clients, RetryPolicy, process_clients
 from ._journal import Intent, Journal, journal_for
 
@@ -97,7 +97,7 @@ __all__ = [
     "WebhookResource",
     "is_unknown",
     "reset_claims",
-    "rule_of",
+    "rule_of",  # defined in _fields, which the sandbox imports without the Pulumi SDK
     "validate_fields",
 ]
 
@@ -129,15 +129,6 @@ def is_unknown(value: Any) -> bool:
     if isinstance(value, dict):
         return any(is_unknown(v) for v in value.values())
     return False
-
-
-def rule_of(error: Mapping[str, Any]) -> str:
-    """The rule a pydantic error states, in plain words (without pydantic's prefixes)."""
-    message = str(error.get("msg", "is invalid"))
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if message.startswith(prefix):
-            message = message[len(prefix):]
-    return message
 
 
 def validate_fields(

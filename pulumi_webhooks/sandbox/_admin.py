@@ -20,14 +20,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .._fields import is_loopback_host
-from ._app import Fault, HTTPError, Request, Response, Router, field_errors
+from ._app import Fault, Handler, HTTPError, Request, Response, Router, field_errors
 
 if TYPE_CHECKING:
     from ._app import Sandbox
@@ -126,121 +127,145 @@ def is_loopback_target(url: str) -> bool:
     return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname or "")
 
 
-def _router(sandbox: Sandbox) -> Router:
-    r = Router()
+# Made once, at import: the handlers take the sandbox as an argument, so every sandbox shares them.
+_ROUTER = Router()
 
-    def health(_: Request) -> Response:
-        return Response(200, {"ok": True, "providers": {n: sandbox.provider_url(n) for n in sandbox.apps}})
 
-    def config(_: Request) -> Response:
-        return Response(200, sandbox.connection_settings())
+HandlerT = TypeVar("HandlerT", bound=Handler)
 
-    def journal(request: Request) -> Response:
-        since = _query_int(request, "since")
-        provider = request.query.get("provider")
-        if provider:
-            _app(sandbox, provider)
-        with sandbox.lock:
-            rows = [
-                e for e in sandbox.journal
-                if e["seq"] > since and (not provider or e["provider"] == provider)
-            ]
-        return Response(200, rows)
 
-    def clear_journal(_: Request) -> Response:
-        with sandbox.lock:
-            sandbox.journal.clear()
-        return Response(204)
+def _route(method: str, pattern: str) -> Callable[[HandlerT], HandlerT]:
+    def register(handler: HandlerT) -> HandlerT:
+        _ROUTER.add(method, pattern, handler)
+        return handler
 
-    def list_webhooks(_: Request, provider: str) -> Response:
-        app = _app(sandbox, provider)
-        with sandbox.lock:
-            return Response(200, app.webhooks())
+    return register
 
-    def edit(request: Request, provider: str, webhook_id: str) -> Response:
-        app = _app(sandbox, provider)
-        changes = _body(request)
-        with sandbox.lock:
-            result = app.edit(webhook_id, changes)
-            sandbox.save()
-        return Response(200, result)
 
-    def remove(_: Request, provider: str, webhook_id: str) -> Response:
-        app = _app(sandbox, provider)
-        with sandbox.lock:
-            app.remove(webhook_id)
-            sandbox.save()
-        return Response(204)
+@_route("GET", "/health")
+def _health(_: Request, sandbox: Sandbox) -> Response:
+    return Response(200, {"ok": True, "providers": {n: sandbox.provider_url(n) for n in sandbox.apps}})
 
-    def faults(_: Request) -> Response:
-        with sandbox.lock:
-            return Response(200, [dataclasses.asdict(f) for f in sandbox.faults])
 
-    def add_fault(request: Request) -> Response:
-        rule = _parse(FaultRule, _body(request), "fault rule")
-        if rule.provider is not None and rule.provider not in sandbox.apps:
-            raise HTTPError(400, f"bad fault rule: provider: one of {', '.join(sandbox.apps)}, got {rule.provider!r}")
-        fault = Fault(**rule.model_dump())
-        with sandbox.lock:
-            sandbox.faults.append(fault)
-        return Response(201, dataclasses.asdict(fault))
+@_route("GET", "/config")
+def _config(_: Request, sandbox: Sandbox) -> Response:
+    return Response(200, sandbox.connection_settings())
 
-    def clear_faults(_: Request) -> Response:
-        with sandbox.lock:
-            sandbox.faults.clear()
-        return Response(204)
 
-    def expire_tokens(_: Request) -> Response:
-        with sandbox.lock:
-            for app in sandbox.apps.values():
-                app.expire_tokens()
-            sandbox.save()
-        return Response(204)
+@_route("GET", "/journal")
+def _journal(request: Request, sandbox: Sandbox) -> Response:
+    since = _query_int(request, "since")
+    provider = request.query.get("provider")
+    if provider:
+        _app(sandbox, provider)
+    with sandbox.lock:
+        rows = [
+            e for e in sandbox.journal
+            if e["seq"] > since and (not provider or e["provider"] == provider)
+        ]
+    return Response(200, rows)
 
-    def deliver(request: Request, provider: str, webhook_id: str) -> Response:
-        app = _app(sandbox, provider)
-        options: DeliverOptions = _parse(DeliverOptions, _body(request), "delivery options")
-        with sandbox.lock:
-            delivery = app.delivery(webhook_id, options.event)
-        result: dict[str, Any] = {
-            "url": delivery.url,
-            "headers": delivery.headers,
-            "body": delivery.body.decode(),
-        }
-        if options.send:
-            target = options.target or delivery.url
-            if not is_loopback_target(target):
-                raise HTTPError(400, "the sandbox delivers only to loopback addresses; pass a loopback `target`")
-            try:
-                answer = httpx.post(target, content=delivery.body, headers=delivery.headers, timeout=10)
-                result["status"] = answer.status_code
-            except httpx.HTTPError as exc:
-                result["error"] = str(exc)
-        return Response(200, result)
 
-    def reset(_: Request) -> Response:
-        sandbox.reset()
-        return Response(204)
+@_route("DELETE", "/journal")
+def _clear_journal(_: Request, sandbox: Sandbox) -> Response:
+    with sandbox.lock:
+        sandbox.journal.clear()
+    return Response(204)
 
-    r.add("GET", "/health", health)
-    r.add("GET", "/config", config)
-    r.add("GET", "/journal", journal)
-    r.add("DELETE", "/journal", clear_journal)
-    r.add("GET", "/webhooks/{provider}", list_webhooks)
-    r.add("PATCH", "/webhooks/{provider}/{webhook_id}", edit)
-    r.add("DELETE", "/webhooks/{provider}/{webhook_id}", remove)
-    r.add("GET", "/faults", faults)
-    r.add("POST", "/faults", add_fault)
-    r.add("DELETE", "/faults", clear_faults)
-    r.add("POST", "/tokens/expire", expire_tokens)
-    r.add("POST", "/deliver/{provider}/{webhook_id}", deliver)
-    r.add("POST", "/reset", reset)
-    return r
+
+@_route("GET", "/webhooks/{provider}")
+def _list_webhooks(_: Request, sandbox: Sandbox, provider: str) -> Response:
+    app = _app(sandbox, provider)
+    with sandbox.lock:
+        return Response(200, app.webhooks())
+
+
+@_route("PATCH", "/webhooks/{provider}/{webhook_id}")
+def _edit(request: Request, sandbox: Sandbox, provider: str, webhook_id: str) -> Response:
+    app = _app(sandbox, provider)
+    changes = _body(request)
+    with sandbox.lock:
+        result = app.edit(webhook_id, changes)
+        sandbox.save()
+    return Response(200, result)
+
+
+@_route("DELETE", "/webhooks/{provider}/{webhook_id}")
+def _remove(_: Request, sandbox: Sandbox, provider: str, webhook_id: str) -> Response:
+    app = _app(sandbox, provider)
+    with sandbox.lock:
+        app.remove(webhook_id)
+        sandbox.save()
+    return Response(204)
+
+
+@_route("GET", "/faults")
+def _faults(_: Request, sandbox: Sandbox) -> Response:
+    with sandbox.lock:
+        return Response(200, [dataclasses.asdict(f) for f in sandbox.faults])
+
+
+@_route("POST", "/faults")
+def _add_fault(request: Request, sandbox: Sandbox) -> Response:
+    rule = _parse(FaultRule, _body(request), "fault rule")
+    if rule.provider is not None and rule.provider not in sandbox.apps:
+        raise HTTPError(400, f"bad fault rule: provider: one of {', '.join(sandbox.apps)}, got {rule.provider!r}")
+    fault = Fault(**rule.model_dump())
+    with sandbox.lock:
+        sandbox.faults.append(fault)
+    return Response(201, dataclasses.asdict(fault))
+
+
+@_route("DELETE", "/faults")
+def _clear_faults(_: Request, sandbox: Sandbox) -> Response:
+    with sandbox.lock:
+        sandbox.faults.clear()
+    return Response(204)
+
+
+@_route("POST", "/tokens/expire")
+def _expire_tokens(_: Request, sandbox: Sandbox) -> Response:
+    with sandbox.lock:
+        for app in sandbox.apps.values():
+            app.expire_tokens()
+        sandbox.save()
+    return Response(204)
+
+
+@_route("POST", "/deliver/{provider}/{webhook_id}")
+def _deliver(request: Request, sandbox: Sandbox, provider: str, webhook_id: str) -> Response:
+    app = _app(sandbox, provider)
+    options: DeliverOptions = _parse(DeliverOptions, _body(request), "delivery options")
+    with sandbox.lock:
+        delivery = app.delivery(webhook_id, options.event)
+    result: dict[str, Any] = {
+        "url": delivery.url,
+        "headers": delivery.headers,
+        "body": delivery.body.decode(),
+    }
+    if options.send:
+        target = options.target or delivery.url
+        if not is_loopback_target(target):
+            raise HTTPError(400, "the sandbox delivers only to loopback addresses; pass a loopback `target`")
+        try:
+            answer = httpx.post(target, content=delivery.body, headers=delivery.headers, timeout=10)
+            result["status"] = answer.status_code
+        except httpx.HTTPError as exc:
+            result["error"] = str(exc)
+    return Response(200, result)
+
+
+@_route("POST", "/reset")
+def _reset(_: Request, sandbox: Sandbox) -> Response:
+    sandbox.reset()
+    return Response(204)
+
+
 
 
 def handle_admin(sandbox: Sandbox, request: Request) -> Response:
     try:
-        response = _router(sandbox).dispatch(request)
+        response = _ROUTER.dispatch(request, sandbox)
     except HTTPError as exc:
         return Response(exc.status, {"error": exc.message})
     return response or Response(404, {"error": f"no admin route {request.method} {request.path}"})

@@ -21,13 +21,14 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from .._lifecycle import rule_of
-from .._registry import BY_NAME, PROVIDERS
+from .._fields import rule_of
+from .._registry import BY_NAME
 
 __all__ = [
     "Delivery",
     "Fault",
     "HTTPError",
+    "Handler",
     "Headers",
     "MissingDependency",
     "ProviderApp",
@@ -141,6 +142,9 @@ class Router:
         self._routes.append((method.upper(), pattern, re.compile(f"^{regex}/?$"), handler))
 
     def dispatch(self, request: Request, *args: Any) -> Response | None:
+        """The matching handler's answer, called as ``handler(request, *args, **path_params)``;
+        None when no pattern matches the path. (``args`` lets one table serve many owners: the
+        admin API passes the sandbox.)"""
         path_matched = False
         for method, pattern, regex, handler in self._routes:
             m = regex.match(request.path)
@@ -282,8 +286,16 @@ class Fault:
 
 
 def apps() -> list[type[ProviderApp]]:
-    """The provider apps, in the registry's order (their modules import this one, so they load on call)."""
-    return [provider.app_class() for provider in PROVIDERS]
+    """The five provider apps, in the registry's order."""
+    # Imported on call: their modules import this one, and their payload models bring in the
+    # Pulumi SDK, which a program using only the framework (or Fault, Request...) should not pay for.
+    from .kotanipay import KotaniPayApp
+    from .phonepe import PhonePeApp
+    from .safepay import SafepayApp
+    from .spritz import SpritzApp
+    from .velafi import VelaFiApp
+
+    return [KotaniPayApp, VelaFiApp, SafepayApp, SpritzApp, PhonePeApp]
 
 
 class Sandbox:

@@ -52,7 +52,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from pulumi_webhooks._lifecycle import rule_of
+from pulumi_webhooks._fields import rule_of
 from pulumi_webhooks.velafi import (
     CODE_INVALID_API_KEY,
     CODE_INVALID_SIGNATURE,

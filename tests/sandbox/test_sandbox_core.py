@@ -167,6 +167,21 @@ def test_admin_lists_removes_and_delivers_to_loopback_only() -> None:
                         "secrets": ["echo:apiKey"]}
 
 
+
+def test_admin_routes_are_made_once_and_each_sandbox_answers_with_its_own_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pulumi_webhooks.sandbox import _app
+
+    first, second = Sandbox(providers=[EchoApp]), Sandbox(providers=[EchoApp])
+    sandbox_client(first).post("/echo/hooks", json={"url": "u"}, headers=AUTH)
+    added: list[str] = []
+    monkeypatch.setattr(_app.Router, "add", lambda self, method, pattern, handler: added.append(pattern))
+    assert sandbox_client(first).get("/_sandbox/webhooks/echo").json() == [{"id": "h1", "url": "u"}]
+    assert sandbox_client(second).get("/_sandbox/webhooks/echo").json() == []
+    assert sandbox_client(second).get("/_sandbox/nowhere").status_code == 404
+    assert added == []
+
 def test_http_server_serves_concurrently_drops_and_stops() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
