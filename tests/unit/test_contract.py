@@ -273,7 +273,7 @@ def test_create_then_read_returns_the_same_properties_and_a_second_up_changes_no
         assert outs[provider.id_output] == id_
     assert id_ in subject.held(sandbox)
 
-    _http.clear_clients()  # a refresh runs in a provider process of its own
+    _http.process_clients().close()  # a refresh runs in a provider process of its own
     read = provider.read(id_, outs)
     assert read.id == id_
     assert read.outs == outs
@@ -325,7 +325,7 @@ def test_update_applies_the_change_and_a_read_shows_it(subject: Subject, sandbox
     assert updated.outs is not None
     assert {name: updated.outs.get(name) for name in subject.carried} == {n: news[n] for n in subject.carried}
 
-    _http.clear_clients()  # the next operation reads what the provider holds, not a cached listing
+    _http.process_clients().close()  # the next operation reads what the provider holds, not a cached listing
     # Read with the state from before the update: the new values can only come from the provider.
     read = provider.read(id_, outs)
     assert read.id == id_ and read.outs is not None
@@ -465,7 +465,7 @@ class _Quoting(httpx.BaseTransport):
 def test_an_error_that_quotes_a_secret_argument_redacts_it(kind: str, sandbox: Sandbox) -> None:
     subject = subject_of(kind)
     inputs = subject.declare()
-    with _http.use_transport(_Quoting(sandbox, subject)), pytest.raises(WebhookError) as caught:
+    with _http.use_clients(_http.Clients(_Quoting(sandbox, subject))), pytest.raises(WebhookError) as caught:
         subject.create(inputs)
     message = str(caught.value)
     assert "rejected" in message and _http.REDACTED in message, message  # the quote got through, redacted
