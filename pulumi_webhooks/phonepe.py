@@ -51,7 +51,7 @@ from ._http import (
     offset_pages,
     text_or_none,
 )
-from ._lifecycle import WebhookProvider, WebhookResource
+from ._lifecycle import ListedWebhookProvider, WebhookProvider, WebhookResource
 
 __all__ = ["CONNECTION", "EVENTS", "EventName", "Webhook", "WebhookArgs", "list_webhooks"]
 
@@ -321,6 +321,10 @@ class WebhookObject(Lenient):
     updatedAt: int | None = None
     enabled: bool = True
 
+    @property
+    def remote_id(self) -> str:
+        return self.id
+
     def properties(self) -> dict[str, Any]:
         """The resource's properties (arguments and outputs) this object stands for."""
         props: dict[str, Any] = {
@@ -383,7 +387,7 @@ def _put(client: ApiClient, webhook_id: str, args: UpdateWebhookRequest) -> Webh
     return client.parse(WebhookObject, response, operation)
 
 
-class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
+class PhonePeWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
     """PhonePe webhooks: create (then disable if asked), list-and-filter read, PUT update, DELETE."""
 
     args_model = WebhookArgs
@@ -433,11 +437,8 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
                 client.request(f"delete webhook {webhook_id}", "DELETE", _path(webhook_id))
             raise
 
-    def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
-        # No get-one call: every read of an operation shares one listing (see ApiClient.shared_read).
-        client = self.client()
-        hook = client.shared_read("webhooks", lambda: {h.id: h for h in _pages(client)}).get(id_)
-        return None if hook is None else hook.properties()
+    def listing(self, client: ApiClient) -> Iterator[WebhookObject]:
+        return _pages(client)
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:
         return _put(self.client(), id_, args).properties()
@@ -446,21 +447,17 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
         # A refusal is checked by the lifecycle: already gone, however PhonePe words it, is success.
         self.client().request(f"delete webhook {id_}", "DELETE", _path(id_))
 
-    def api_list(self, args: WebhookArgs) -> list[str] | None:
-        return [hook.id for hook in _pages(self.client())]
-
-    def api_matches(self, args: WebhookArgs) -> list[tuple[str, dict[str, Any]]]:
+    def made_by(self, args: WebhookArgs, webhook: WebhookObject) -> bool:
         # A create always makes an enabled webhook, so ``enabled`` is not compared: the
         # lifecycle brings a match to the declaration (a PUT when it should be disabled).
-        wanted = CreateWebhookRequest.model_validate(args.model_dump(include=set(CreateWebhookRequest.model_fields)))
-        matches = [
-            hook for hook in _pages(self.client())
-            if hook.url == wanted.url and hook.username == wanted.username
-            and (hook.description or "") == wanted.description and sorted(set(hook.events)) == wanted.events
-            and hook.password in (None, wanted.password)
-        ]
-        matches.sort(key=lambda h: h.createdAt or 0)  # oldest first
-        return [(hook.id, hook.properties()) for hook in matches]
+        return (
+            webhook.url == args.url and webhook.username == args.username
+            and (webhook.description or "") == args.description and sorted(set(webhook.events)) == args.events
+            and webhook.password in (None, args.password)
+        )
+
+    def age(self, webhook: WebhookObject) -> int:
+        return webhook.createdAt or 0
 
 
 # -- the resource -------------------------------------------------------------------------------
@@ -532,4 +529,4 @@ class Webhook(WebhookResource, module="phonepe", name="Webhook"):
 
 def list_webhooks(clients: Clients | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Every webhook of the account as (id, resource properties), for ``discover``."""
-    return [(hook.id, hook.properties()) for hook in _pages(PhonePeWebhookProvider(clients).client())]
+    return PhonePeWebhookProvider(clients).webhooks()

@@ -49,7 +49,7 @@ from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, InputError, NotFoundError, WebhookError
 from ._fields import AnyUrl, Lenient, NonEmptyStr, Payload, event_list
 from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, json_or_none, text_or_none
-from ._lifecycle import WebhookProvider, WebhookResource
+from ._lifecycle import ListedWebhookProvider, WebhookProvider, WebhookResource
 
 if TYPE_CHECKING:
     import httpx
@@ -291,6 +291,10 @@ class SpritzWebhook(Lenient):
     failure_count: int = Field(0, alias="failureCount")
     disabled: bool = False
 
+    @property
+    def remote_id(self) -> str:
+        return self.id
+
     def properties(self) -> dict[str, Any]:
         """As resource properties (sorted events: their order is never a change)."""
         return {
@@ -344,7 +348,7 @@ def secret_verbs(base_url: str) -> tuple[str, str]:
 # -- providers ------------------------------------------------------------------------------
 
 
-class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
+class IntegratorWebhookProvider(ListedWebhookProvider[IntegratorWebhookArgs, SpritzWebhook]):
     """Spritz integrator webhooks: read is list-and-filter (there is no get-one)."""
 
     args_model = IntegratorWebhookArgs
@@ -388,11 +392,8 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         webhook = client.parse(SpritzWebhook, response, "create webhook")
         return webhook.id, webhook.properties()
 
-    def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
-        # No get-one call: every read of an operation shares one listing (see ApiClient.shared_read).
-        client = self.client()
-        webhook = client.shared_read("webhooks", lambda: {w.id: w for w in _list(client)}).get(id_)
-        return None if webhook is None else webhook.properties()
+    def listing(self, client: ApiClient) -> list[SpritzWebhook]:
+        return _list(client)
 
     def api_update(
         self, id_: str, olds: Mapping[str, Any], args: IntegratorWebhookArgs
@@ -426,18 +427,10 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
                 raise ApiError("Spritz", "delete webhook", status=response.status_code,
                                message=f"webhook {id_} was not deleted")
 
-    def api_list(self, args: IntegratorWebhookArgs) -> list[str] | None:
-        return [w.id for w in _list(self.client())]
-
-    def api_matches(self, args: IntegratorWebhookArgs) -> list[tuple[str, dict[str, Any]]]:
-        """Webhooks a create of ``args`` can have made: the same URL and events, enabled (a
-        disabled one is the webhook being replaced, never a new one), in Spritz's list order
-        (oldest first)."""
-        return [
-            (w.id, w.properties())
-            for w in _list(self.client())
-            if w.url == args.url and sorted(set(w.events)) == args.events and not w.disabled
-        ]
+    def made_by(self, args: IntegratorWebhookArgs, webhook: SpritzWebhook) -> bool:
+        """The same URL and events, enabled: a disabled one is the webhook being replaced, never a
+        new one. Spritz lists oldest first."""
+        return webhook.url == args.url and sorted(set(webhook.events)) == args.events and not webhook.disabled
 
 
 class WebhookSecretProvider(WebhookProvider[WebhookSecretArgs]):
@@ -586,4 +579,4 @@ class WebhookSecret(WebhookResource, module="spritz", name="WebhookSecret"):
 
 def list_webhooks(clients: Clients | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Every webhook of the integrator as (id, properties), for ``pulumi-webhooks discover``."""
-    return [(w.id, w.properties()) for w in _list(IntegratorWebhookProvider(clients).client())]
+    return IntegratorWebhookProvider(clients).webhooks()

@@ -45,7 +45,7 @@ from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, InputError, NotFoundError, WebhookError
 from ._fields import Flag, HttpsUrl, Lenient, Payload, suggest
 from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, TokenAuth, json_or_none
-from ._lifecycle import WebhookProvider, WebhookResource
+from ._lifecycle import ListedWebhookProvider, WebhookProvider, WebhookResource
 
 if TYPE_CHECKING:
     import httpx
@@ -294,6 +294,10 @@ class WebhookObject(Lenient):
     status: int
     public_key: str | None = Field(default=None, alias="publicKey")
 
+    @property
+    def remote_id(self) -> str:
+        return self.webhook_id
+
     def properties(self) -> dict[str, Any]:
         """The resource's view: arguments and outputs (a status of 1, as in VelaFi's examples, is 10)."""
         status = STATUS_ACTIVE if self.status in ACTIVE_STATUSES else self.status
@@ -379,7 +383,7 @@ def _put(client: ApiClient, webhook_id: str, url: str, enabled: bool) -> Webhook
 # -- provider ---------------------------------------------------------------------------------------
 
 
-class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
+class VelaFiWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
     """Create, read, update and delete a VelaFi webhook with the documented calls."""
 
     args_model = WebhookArgs
@@ -407,11 +411,8 @@ class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
                 raise
         return hook.webhook_id, hook.properties()
 
-    def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
-        # No get-one call: every read of an operation shares one listing (see ApiClient.shared_read).
-        client = self.client()
-        hook = client.shared_read("webhooks", lambda: {h.webhook_id: h for h in _live_webhooks(client)}).get(id_)
-        return None if hook is None else hook.properties()
+    def listing(self, client: ApiClient) -> list[WebhookObject]:
+        return _live_webhooks(client)
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:
         current = olds.get("event_type")
@@ -435,16 +436,9 @@ class VelaFiWebhookProvider(WebhookProvider[WebhookArgs]):
         if not deleted:
             raise ApiError("VelaFi", operation, status=None, code=None, message="VelaFi answered result: false")
 
-    def api_list(self, args: WebhookArgs) -> list[str] | None:
-        return [hook.webhook_id for hook in _live_webhooks(self.client())]
-
-    def api_matches(self, args: WebhookArgs) -> list[tuple[str, dict[str, Any]]]:
-        """Webhooks a create of ``args`` can have made: same event type and URL."""
-        return [
-            (h.webhook_id, h.properties())
-            for h in _live_webhooks(self.client())
-            if h.event_type == args.event_type and h.url == args.url
-        ]
+    def made_by(self, args: WebhookArgs, webhook: WebhookObject) -> bool:
+        """Same event type and URL."""
+        return webhook.event_type == args.event_type and webhook.url == args.url
 
     @staticmethod
     def _discard(client: ApiClient, webhook_id: str) -> None:
@@ -516,4 +510,4 @@ class Webhook(WebhookResource, module="velafi", name="Webhook"):
 
 def list_webhooks(clients: Clients | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Every active or disabled webhook of the account, as (webhook_id, resource properties)."""
-    return [(hook.webhook_id, hook.properties()) for hook in _live_webhooks(VelaFiWebhookProvider(clients).client())]
+    return VelaFiWebhookProvider(clients).webhooks()
