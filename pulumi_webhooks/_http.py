@@ -552,6 +552,11 @@ class ApiClient:
             )
         return body
 
+    def call(self, model: type[ModelT], operation: str, method: str, url: str, **options: Any) -> ModelT:
+        """One call whose answer is a ``model``: :meth:`request` (``options`` are its keyword
+        arguments), then :meth:`parse`."""
+        return self.parse(model, self.request(operation, method, url, **options), operation)
+
     def parse(self, model: type[ModelT], response: httpx.Response, operation: str) -> ModelT:
         """The JSON body of ``response`` validated with ``model``; an :class:`ApiError`
         naming what does not fit (at most three fields) when it is not the documented shape."""

@@ -342,22 +342,20 @@ class IntegratorEnvelope(Lenient):
 
 
 def _get_integrator(client: ApiClient) -> IntegratorResponseDto:
-    operation = "read integrator webhook setting"
-    response = client.request(operation, "GET", INTEGRATOR_PATH)
-    return client.parse(IntegratorEnvelope, response, operation).data
+    return client.call(IntegratorEnvelope, "read integrator webhook setting", "GET", INTEGRATOR_PATH).data
 
 
 def _patch_setting(client: ApiClient, body: UpdateIntegratorWebhookDto, operation: str) -> IntegratorResponseDto:
     secret = body.webhook_secret
-    response = client.request(
+    return client.call(
+        IntegratorEnvelope,
         operation,
         "PATCH",
         WEBHOOK_PATH,
         json_body=body.model_dump(exclude_none=True),
         idempotent=True,  # setting the same values twice is harmless
         sensitive=(secret,) if secret else (),
-    )
-    return client.parse(IntegratorEnvelope, response, operation).data
+    ).data
 
 
 def _means_all(events: Sequence[str]) -> bool:

@@ -203,10 +203,10 @@ class PhonePeAuth(TokenAuth):
         }
         operation = "fetch access token"
         # Asking for a token twice is harmless, so the POST may be retried.
-        response = client.request(
-            operation, "POST", self._url, data=form, authenticated=False, idempotent=True, credentials_request=True
+        body = client.call(
+            TokenResponse, operation, "POST", self._url, data=form, authenticated=False, idempotent=True,
+            credentials_request=True,
         )
-        body = client.parse(TokenResponse, response, operation)
         now = client.clock.time()
         if body.expires_at:
             # Documented in seconds; tolerate milliseconds.
@@ -368,10 +368,9 @@ def _pages(client: ApiClient) -> Iterator[WebhookObject]:
     """Every webhook, page by page (there is no get-one call)."""
 
     def page(offset: int) -> tuple[list[WebhookObject], None]:
-        response = client.request(
-            "list webhooks", "GET", WEBHOOKS_PATH, params={"limit": PAGE_SIZE, "offset": offset}
-        )
-        return client.parse(WebhookList, response, "list webhooks").webhooks, None  # no total is sent
+        params = {"limit": PAGE_SIZE, "offset": offset}
+        listed = client.call(WebhookList, "list webhooks", "GET", WEBHOOKS_PATH, params=params)
+        return listed.webhooks, None  # no total is sent
 
     return offset_pages(page, lambda hook: hook.id)
 
@@ -381,10 +380,9 @@ def _put(client: ApiClient, webhook_id: str, args: UpdateWebhookRequest) -> Webh
     operation = f"update webhook {webhook_id}"
     # PhonePe's answer for a missing webhook is undocumented (a 400 may mean it): the lifecycle
     # reads before it blames the arguments.
-    response = client.request(
-        operation, "PUT", _path(webhook_id), json_body=body.model_dump(), sensitive=[args.password]
+    return client.call(
+        WebhookObject, operation, "PUT", _path(webhook_id), json_body=body.model_dump(), sensitive=[args.password]
     )
-    return client.parse(WebhookObject, response, operation)
 
 
 class PhonePeWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):

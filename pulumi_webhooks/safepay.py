@@ -279,11 +279,10 @@ def _endpoints(client: ApiClient, aggregator: str) -> Iterator[Endpoint]:
     """Every endpoint of ``aggregator``, page by page."""
 
     def page(offset: int) -> tuple[list[Endpoint], int]:
-        response = client.request(
-            "list webhooks", "GET", _collection(aggregator),
+        listed = client.call(
+            ListResponse, "list webhooks", "GET", _collection(aggregator),
             params={"limit": str(PAGE_SIZE), "offset": str(offset)},
-        )
-        listed = client.parse(ListResponse, response, "list webhooks").data
+        ).data
         for endpoint in listed.endpoints:
             client.add_secret(endpoint.secret)
         return listed.endpoints, listed.count
@@ -360,8 +359,9 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         aggregator = args.aggregator_id or _configured_aggregator()
         body = CreateWebhook.model_validate(args.model_dump(include=set(CreateWebhook.model_fields)))
         client = self.client()
-        response = client.request("create webhook", "POST", _collection(aggregator), json_body=body.model_dump())
-        data = client.parse(EndpointResponse, response, "create webhook").data
+        data = client.call(
+            EndpointResponse, "create webhook", "POST", _collection(aggregator), json_body=body.model_dump()
+        ).data
         secret = data.secret or data.endpoint.secret
         client.add_secret(secret)
         return data.endpoint.token, _live(data.endpoint, aggregator, secret)
@@ -468,8 +468,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
 
     @staticmethod
     def _rotate(client: ApiClient, aggregator: str, id_: str) -> dict[str, Any]:
-        response = client.request("rotate webhook secret", "PUT", f"{_member(aggregator, id_)}/rotate")
-        data = client.parse(EndpointResponse, response, "rotate webhook secret").data
+        data = client.call(EndpointResponse, "rotate webhook secret", "PUT", f"{_member(aggregator, id_)}/rotate").data
         secret = data.secret or data.endpoint.secret
         client.add_secret(secret)
         return _live(data.endpoint, aggregator, secret)

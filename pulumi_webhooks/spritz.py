@@ -388,8 +388,7 @@ class IntegratorWebhookProvider(ListedWebhookProvider[IntegratorWebhookArgs, Spr
     def api_create(self, args: IntegratorWebhookArgs) -> tuple[str, dict[str, Any]]:
         client = self.client()
         body = CreateWebhookBody(url=args.url, events=args.events).model_dump()
-        response = client.request("create webhook", "POST", WEBHOOKS_PATH, json_body=body)
-        webhook = client.parse(SpritzWebhook, response, "create webhook")
+        webhook = client.call(SpritzWebhook, "create webhook", "POST", WEBHOOKS_PATH, json_body=body)
         return webhook.id, webhook.properties()
 
     def listing(self, client: ApiClient) -> list[SpritzWebhook]:
