@@ -168,11 +168,21 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Failure:
-    """A provider's error answer, parsed from its own envelope."""
+    """A provider's error answer, parsed from its own envelope.
+
+    ``status`` is the HTTP status the answer carried, and what an error reports. ``means`` is
+    the status whose meaning the answer has when the provider says it in the body instead
+    (a token error or a rate limit inside an HTTP 200): retries, token renewal and the error
+    class follow :attr:`meaning`, never the reported status."""
 
     status: int
     code: str | None
     message: str | None
+    means: int | None = None
+
+    @property
+    def meaning(self) -> int:
+        return self.status if self.means is None else self.means
 
 
 class Dialect:
@@ -209,10 +219,10 @@ class Dialect:
         return parse_retry_after(response.headers.get("Retry-After"), clock)
 
     def is_transient(self, failure: Failure) -> bool:
-        return failure.status in TRANSIENT_STATUSES
+        return failure.meaning in TRANSIENT_STATUSES
 
     def is_not_found(self, failure: Failure) -> bool:
-        return failure.status == 404
+        return failure.meaning == 404
 
 
 def parse_retry_after(value: str | None, clock: Clock = SYSTEM_CLOCK) -> float | None:
@@ -420,17 +430,17 @@ class ApiClient:
                     failure = self.dialect.failure(response)
                     if failure is None:
                         return response
-                    if credentials_request and 400 <= failure.status < 500 and not self.dialect.is_transient(failure):
-                        if failure.status == 404:
+                    if credentials_request and 400 <= failure.meaning < 500 and not self.dialect.is_transient(failure):
+                        if failure.meaning == 404:
                             # No token endpoint there: the base URL (or token URL) is wrong.
                             where = f"nothing answers {response.request.url.copy_with(query=None)}; " \
                                     f"base URL {self.connection.where()}"
                             raise self._api_error(ApiError, operation, failure, sensitive, where=where)
                         raise self._api_error(AuthenticationError, operation, failure, sensitive, hint=True)
-                    if failure.status in (401, 403) and authenticated:
+                    if failure.meaning in (401, 403) and authenticated:
                         sent = tuple(sorted(request.headers.items()))
                         if (
-                            failure.status == 401 and sent not in refused
+                            failure.meaning == 401 and sent not in refused
                             and len(refused) + 1 < self.policy.attempts
                             and self.auth is not None and self.auth.renew(request)
                         ):
@@ -440,7 +450,7 @@ class ApiClient:
                     if self.dialect.is_not_found(failure):
                         raise self._api_error(NotFoundError, operation, failure, sensitive)
                     if not self.dialect.is_transient(failure):
-                        kind = RejectedError if failure.status < 500 else ApiError
+                        kind = RejectedError if failure.meaning < 500 else ApiError
                         raise self._api_error(kind, operation, failure, sensitive)
                     error = TransientError(
                         self.dialect.provider,
@@ -449,7 +459,7 @@ class ApiClient:
                         code=failure.code,
                         message=self.redact(failure.message or "", sensitive) or None,
                         retry_after=self.dialect.retry_after(response, self.clock),
-                        maybe_committed=failure.status not in NOT_PROCESSED_STATUSES,
+                        maybe_committed=failure.meaning not in NOT_PROCESSED_STATUSES,
                     )
                     if not idempotent and error.maybe_committed:
                         raise error

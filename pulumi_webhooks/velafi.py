@@ -124,10 +124,10 @@ EVENT_TYPES: tuple[str, ...] = get_args(EventTypeName)
 class VelaFiDialect(Dialect):
     """``{code, msg, data}`` on every answer; success is ``code: 200`` whatever the HTTP status says.
 
-    A business error answered with HTTP 200 gets the status its meaning implies
-    where the core acts on it: token and credential codes become 401 (renew the
+    A business error answered with HTTP 200 keeps its status and says what it means
+    where the core acts on it: token and credential codes mean 401 (renew the
     token once, then fail with a credentials hint), VelaFi's rate-limit code
-    becomes 429 (not processed: safe to retry).
+    means 429 (not processed: safe to retry).
     """
 
     provider = "VelaFi"
@@ -144,13 +144,13 @@ class VelaFiDialect(Dialect):
         body = json_or_none(response)
         code, message = self.error_fields(body) if isinstance(body, dict) else (None, None)
         if code in AUTH_CODES:
-            return Failure(401, code, message)
+            return Failure(response.status_code, code, message, means=401)
         if response.status_code >= 400:
             return self.failure_from(response, body)
         if code is None or code == str(CODE_SUCCESS):
             return None
         if code == str(CODE_TOO_MANY_REQUESTS):
-            return Failure(429, code, message)
+            return Failure(response.status_code, code, message, means=429)
         return Failure(response.status_code, code, message)
 
     def retry_after(self, response: httpx.Response, clock: Clock = SYSTEM_CLOCK) -> float | None:

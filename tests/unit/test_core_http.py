@@ -617,3 +617,36 @@ def test_offset_pages_yield_each_item_once_and_always_end() -> None:
 
     endless = _http.offset_pages(lambda offset: ([f"wh_{offset}"], None), str, max_pages=5)
     assert len(list(endless)) == 5
+
+
+class BodySaysDialect(AcmeDialect):
+    """Says in the body what an answer means, as VelaFi does inside HTTP 200."""
+
+    def failure(self, response: httpx.Response) -> _http.Failure | None:
+        code = response.json().get("code")
+        if code == "SLOW_DOWN":
+            return _http.Failure(response.status_code, code, "rate limited", means=429)
+        if code == "TOKEN_BAD":
+            return _http.Failure(response.status_code, code, "token refused", means=401)
+        return None
+
+
+@pytest.mark.parametrize(
+    ("code", "raised", "sent"), [("SLOW_DOWN", TransientError, 3), ("TOKEN_BAD", AuthenticationError, 2)]
+)
+def test_what_a_body_means_drives_retries_while_the_error_reports_the_wire_status(
+    code: str, raised: type[ApiError], sent: int
+) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        return httpx.Response(200, json={"code": code})
+
+    connection = Connection(SPEC, "production", "https://api.acme.invalid", {"apiKey": KEY})
+    policy = RetryPolicy(deadline=2, timeout=1, base_delay=0.001, max_delay=0.01, attempts=3, clock=FakeClock())
+    api = ApiClient(connection, BodySaysDialect(), KeyAuth(), policy, httpx.MockTransport(handler))
+    with pytest.raises(raised) as failed:
+        api.request("create webhook", "POST", "/hooks")  # a 429 was not processed: even a POST is retried
+    assert failed.value.status == 200 and "HTTP 200" in str(failed.value) and "HTTP 4" not in str(failed.value)
+    assert len(seen) == sent  # rate limit: every attempt; a refused token: renewed once

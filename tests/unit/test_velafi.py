@@ -335,7 +335,8 @@ def test_dialect_maps_token_codes_to_401_whatever_the_http_status() -> None:
     dialect = velafi.VelaFiDialect()
     request = httpx.Request("GET", "https://velafi.test/v2/webhooks")
     failure = dialect.failure(httpx.Response(200, json={"code": -1005, "msg": "TOKEN_EXPIRED"}, request=request))
-    assert failure is not None and (failure.status, failure.code) == (401, "-1005")
+    # It means 401 (renew the token); it reports the 200 the wire carried.
+    assert failure is not None and (failure.meaning, failure.status, failure.code) == (401, 200, "-1005")
     assert dialect.failure(httpx.Response(200, json={"code": 200, "msg": "SUCCESS", "data": []},
                                           request=request)) is None
     assert dialect.failure(httpx.Response(200, json={"code": "200", "data": None}, request=request)) is None
