@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -202,15 +203,26 @@ def test_interrupted_up_then_up_again_ends_correct_without_duplicates(
     assert preview.returncode == 0, preview.stdout
 
 
-def test_invalid_secrets_fail_preview_without_being_shown(engine_stack: StackFactory) -> None:
-    def program() -> None:
-        phonepe.Webhook("p", url="https://hooks.example.com/p", events=["pg.order.completed"],
-                        username="valid01", password="onlyletters")
-        kotanipay.IntegratorWebhook("k", url="https://hooks.example.com/k", secret="  short-lived-secret  ")
+def _phonepe_password_of_letters() -> None:
+    phonepe.Webhook("p", url="https://hooks.example.com/p", events=["pg.order.completed"],
+                    username="valid01", password="onlyletters")
 
+
+def _spritz_secret_with_padding() -> None:
+    spritz.WebhookSecret("s", secret="  short-lived-secret  ")
+
+
+@pytest.mark.parametrize(("program", "rule", "value"), [
+    (_phonepe_password_of_letters, "password: must contain both letters and digits", "onlyletters"),
+    (_spritz_secret_with_padding, "secret: must not start or end with white space", "short-lived-secret"),
+])
+def test_invalid_secrets_fail_preview_without_being_shown(
+    engine_stack: StackFactory, program: Callable[[], None], rule: str, value: str
+) -> None:
+    # One resource a preview: the engine stops at the first declaration that fails its check.
     stack = engine_stack(program)
     with pytest.raises(Exception) as failed:
         stack.preview()
     text = "\n".join(stack.output) + str(failed.value)
-    assert "password: must contain both letters and digits" in text
-    assert "onlyletters" not in text
+    assert rule in text
+    assert value not in text

@@ -101,11 +101,20 @@ def test_the_sandbox_signs_and_checks_with_its_own_code() -> None:
     from pulumi_webhooks.sandbox import velafi as sandbox_velafi
 
     tree = ast.parse(inspect.getsource(sandbox_velafi))
-    imports = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom | ast.Import)]
-    modules = {node.module for node in imports if isinstance(node, ast.ImportFrom)}
+    package = sandbox_velafi.__name__.rpartition(".")[0]  # what its relative imports start from
+
+    def absolute(node: ast.ImportFrom) -> str:
+        if not node.level:
+            return node.module or ""
+        base = package.rsplit(".", node.level - 1)[0]
+        return f"{base}.{node.module}" if node.module else base
+
+    # Every module it imports, relative imports resolved: `from ..verify import x` is pulumi_webhooks.verify.
+    modules = {absolute(node) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert "pulumi_webhooks.verify" not in modules and "pulumi_webhooks" not in modules
-    from_client = [alias.name for node in imports if isinstance(node, ast.ImportFrom)
-                   and node.module == "pulumi_webhooks.velafi" for alias in node.names]
+    from_client = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                   and absolute(node) == "pulumi_webhooks.velafi" for alias in node.names]
     assert from_client
     for name in from_client:
         value = getattr(velafi, name)

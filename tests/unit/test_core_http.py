@@ -228,8 +228,13 @@ def test_a_retry_after_date_is_counted_from_the_clock() -> None:
 
 def test_backoff_grows_and_respects_retry_after() -> None:
     policy = RetryPolicy(base_delay=1, max_delay=8)
-    assert all(0 <= policy.delay(0, None) <= 1 for _ in range(50))
-    assert all(0 <= policy.delay(10, None) <= 8 for _ in range(50))
+    first = [policy.delay(0, None) for _ in range(200)]
+    third = [policy.delay(2, None) for _ in range(200)]
+    late = [policy.delay(10, None) for _ in range(200)]
+    assert all(0 <= d <= 1 for d in first) and all(0 <= d <= 4 for d in third) and all(0 <= d <= 8 for d in late)
+    # Full jitter over a window that doubles each attempt: the third attempt's waits reach past the
+    # first's whole window (with 200 draws the chance that none does is 0.25**200), up to the cap.
+    assert max(third) > 1 and max(late) > 4
     assert policy.delay(0, 5.0) >= 5.0
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from pydantic import AfterValidator
+from pydantic import AfterValidator, model_validator
 
 from pulumi_webhooks import _http
 from pulumi_webhooks._clock import SYSTEM_CLOCK, Clock
@@ -56,6 +56,16 @@ def _long_enough(value: str) -> str:
 
 class StrictArgs(ToyArgs):
     secret: Annotated[str, AfterValidator(_long_enough)] | None = None
+
+
+class RegionalArgs(ToyArgs):
+    """A rule over two fields, which only the whole model can judge."""
+
+    @model_validator(mode="after")
+    def _us_takes_no_refunds(self) -> RegionalArgs:
+        if self.region == "us" and "refund.done" in self.events:
+            raise ValueError("region 'us' delivers no refund events")
+        return self
 
 
 class ToyProvider(WebhookProvider[ToyArgs]):
@@ -283,6 +293,20 @@ def test_create_refuses_invalid_input_without_calling_the_api(toy: ToyProvider) 
 def test_validate_fields_runs_model_rules_only_when_everything_is_known() -> None:
     values, failures = validate_fields(ToyArgs, {"url": "https://a.example"})
     assert failures == [] and values["events"] == []
+    declared = {"url": "https://a.example", "region": "us", "events": ["refund.done"]}
+    # Every field known and valid: the model's own rule runs, and its failure is reported.
+    _, failures = validate_fields(RegionalArgs, declared)
+    assert failures == [("", "region 'us' delivers no refund events")]
+    _, failures = validate_fields(RegionalArgs, {**declared, "events": ["order.paid"]})
+    assert failures == []
+    # One value unknown (preview): the rule cannot be judged yet, so it does not run.
+    values, failures = validate_fields(RegionalArgs, {**declared, "url": UNKNOWN})
+    assert failures == [] and values["url"] == UNKNOWN
+    values, failures = validate_fields(RegionalArgs, {**declared, "events": ["refund.done", UNKNOWN]})
+    assert failures == []
+    # A field already failing: only its own rule is reported, not the model's on top.
+    _, failures = validate_fields(RegionalArgs, {**declared, "url": "ftp://a.example"})
+    assert [field for field, _ in failures] == ["url"]
 
 
 def test_connection_settings_resolve_config_then_env_then_default(monkeypatch: pytest.MonkeyPatch) -> None:

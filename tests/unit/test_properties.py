@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pulumi_webhooks import _http
+from pulumi_webhooks import _http, _lifecycle
 from pulumi_webhooks._lifecycle import PROVIDER_KEY, UNKNOWN, WebhookProvider, WebhookResource, is_unknown
 from pulumi_webhooks._registry import PROVIDERS
 
@@ -25,6 +25,18 @@ def provider_of(module: str, name: str) -> WebhookProvider[Any]:
 
 def _no_network(request: httpx.Request) -> httpx.Response:
     raise AssertionError(f"check or diff made an HTTP call: {request.method} {request.url}")
+
+
+class _Refused:
+    """Refuses every request and remembers it: a call made on another thread, whose
+    AssertionError that thread would swallow, is still seen by the test."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(f"{request.method} {request.url}")
+        return _no_network(request)
 
 
 scalars = st.one_of(
@@ -62,28 +74,36 @@ def test_check_never_raises_names_fields_and_calls_nothing(module: str, name: st
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(news=news_for(provider))
     def run(news: dict[str, Any]) -> None:
-        with _http.use_clients(_http.Clients(httpx.MockTransport(_no_network))):
-            result = provider.check({}, news)
-            for failure in result.failures:
-                assert failure.reason
-                if failure.property:
-                    assert failure.property in news or failure.property in fields, failure.property
-                else:  # a secret's failure: named in the reason, so the engine never prints its value
-                    field = failure.reason.partition(": ")[0]
-                    assert field in provider.secret_properties, failure.reason
-            if result.failures:
-                return
-            known = {k: v for k, v in result.inputs.items() if k != PROVIDER_KEY}
-            if any(is_unknown(v) for v in known.values()):
-                return
-            # Accepted means the provider's model accepts it, and checking again changes nothing.
-            provider.args_model.model_validate(known)
-            again = provider.check({}, {**known, PROVIDER_KEY: "provider"})
-            assert again.failures == []
-            assert {k: v for k, v in again.inputs.items() if k != PROVIDER_KEY} == known
-            # An accepted declaration compared with itself is never a change.
-            id_ = (known.get(provider.adopt_argument) if provider.adopt_argument else None) or "id-1"
-            assert provider.diff(id_, {**known, PROVIDER_KEY: "p"}, known).changes is False
+        refused = _Refused()
+        with _http.use_clients(_http.Clients(httpx.MockTransport(refused))):
+            try:
+                examine(news)
+            finally:
+                _lifecycle.reset_claims()  # waits for whatever check started in the background
+        assert refused.calls == [], refused.calls
+
+    def examine(news: dict[str, Any]) -> None:
+        result = provider.check({}, news)
+        for failure in result.failures:
+            assert failure.reason
+            if failure.property:
+                assert failure.property in news or failure.property in fields, failure.property
+            else:  # a secret's failure: named in the reason, so the engine never prints its value
+                field = failure.reason.partition(": ")[0]
+                assert field in provider.secret_properties, failure.reason
+        if result.failures:
+            return
+        known = {k: v for k, v in result.inputs.items() if k != PROVIDER_KEY}
+        if any(is_unknown(v) for v in known.values()):
+            return
+        # Accepted means the provider's model accepts it, and checking again changes nothing.
+        provider.args_model.model_validate(known)
+        again = provider.check({}, {**known, PROVIDER_KEY: "provider"})
+        assert again.failures == []
+        assert {k: v for k, v in again.inputs.items() if k != PROVIDER_KEY} == known
+        # An accepted declaration compared with itself is never a change.
+        id_ = (known.get(provider.adopt_argument) if provider.adopt_argument else None) or "id-1"
+        assert provider.diff(id_, {**known, PROVIDER_KEY: "p"}, known).changes is False
 
     run()
 

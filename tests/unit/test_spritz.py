@@ -406,6 +406,11 @@ def test_auth_is_signed_only_with_a_secret_and_never_renews() -> None:
                               "spritz:integratorSecret": "s-1234"})
     auth = SpritzAuth(spritz.CONNECTION.resolve())
     assert auth.signed is True and auth.renew(httpx.Request("GET", "https://h.example/base/v1/x")) is False
+    for unset in ({}, {"spritz:integratorSecret": ""}):  # no secret, or an empty one: legacy headers
+        _config.set_stack_config({"spritz:apiKey": "k-1234", "spritz:integratorKey": "int_1", **unset})
+        legacy = SpritzAuth(spritz.CONNECTION.resolve())
+        assert legacy.signed is False, unset
+        assert legacy.renew(httpx.Request("GET", "https://h.example/base/v1/x")) is False
 
 
 def test_legacy_headers_without_an_integrator_secret(mock_api: Callable[..., list[httpx.Request]],
