@@ -39,11 +39,11 @@ from pydantic import AfterValidator
 
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, AuthenticationError, ConfigurationError, LimitError, NotFoundError, TransientError
-from ._fields import Flag, HttpsUrl, Lenient, Payload, event_list
+from ._fields import Adopts, Flag, HttpsUrl, Lenient, Output, Payload, Secret, event_list
 from ._http import TRANSIENT_STATUSES, ApiClient, Dialect, Failure, TokenAuth, cached_client, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource
 
-__all__ = ["CONNECTION", "EVENTS", "EventName", "Webhook", "WebhookArgs", "list_webhooks"]
+__all__ = ["CONNECTION", "EVENTS", "EventName", "Webhook", "WebhookArgs", "WebhookState", "list_webhooks"]
 
 # -- connection -----------------------------------------------------------------------------
 
@@ -295,8 +295,17 @@ class UpdateWebhookRequest(CreateWebhookRequest):
 class WebhookArgs(UpdateWebhookRequest):
     """The arguments of :class:`Webhook`."""
 
+    #: Redeclared to flag it; the bodies' rule is unchanged. (PhonePe returns it: not write-only.)
+    password: Annotated[Password, Secret()]
     enabled: Flag = True
-    webhook_id: WebhookId | None = None
+    webhook_id: Annotated[WebhookId | None, Adopts(), Output(id=True)] = None
+
+
+class WebhookState(WebhookArgs):
+    """The state of :class:`Webhook`: its arguments and when PhonePe made and last changed it."""
+
+    created_at: Annotated[int | None, Output()] = None
+    updated_at: Annotated[int | None, Output()] = None
 
 
 class WebhookObject(Lenient):
@@ -385,7 +394,8 @@ def _find_by_id(client: ApiClient, webhook_id: str) -> WebhookObject | None:
 
 
 def _put(client: ApiClient, webhook_id: str, args: UpdateWebhookRequest) -> WebhookObject:
-    body = UpdateWebhookRequest.model_validate(args.model_dump(include=set(UpdateWebhookRequest.model_fields)))
+    # The arguments extend the request bodies: their values passed the bodies' rules already.
+    body = UpdateWebhookRequest.model_construct(**args.model_dump(include=set(UpdateWebhookRequest.model_fields)))
     operation = f"update webhook {webhook_id}"
     try:
         response = client.request(
@@ -406,17 +416,14 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
     """PhonePe webhooks: create (then disable if asked), list-and-filter read, PUT update, DELETE."""
 
     args_model = WebhookArgs
+    state_model = WebhookState
     limit_per_account = MAX_WEBHOOKS
-    outputs = ("webhook_id", "created_at", "updated_at")
-    replace_on = frozenset()
-    write_only = frozenset()  # PhonePe returns the password
-    secret_properties = ("password",)
     noun = "PhonePe webhook"
     connection_spec = CONNECTION
 
     def api_create(self, args: WebhookArgs) -> tuple[str, dict[str, Any]]:
         client = _client()
-        body = CreateWebhookRequest.model_validate(args.model_dump(include=set(CreateWebhookRequest.model_fields)))
+        body = CreateWebhookRequest.model_construct(**args.model_dump(include=set(CreateWebhookRequest.model_fields)))
         operation = "create webhook"
         try:
             response = client.request(
@@ -479,7 +486,7 @@ class PhonePeWebhookProvider(WebhookProvider[WebhookArgs]):
     def api_matches(self, args: WebhookArgs) -> list[tuple[str, dict[str, Any]]]:
         # A create always makes an enabled webhook, so ``enabled`` is not compared: the
         # lifecycle brings a match to the declaration (a PUT when it should be disabled).
-        wanted = CreateWebhookRequest.model_validate(args.model_dump(include=set(CreateWebhookRequest.model_fields)))
+        wanted = CreateWebhookRequest.model_construct(**args.model_dump(include=set(CreateWebhookRequest.model_fields)))
         matches = [
             hook for hook in _pages(_client())
             if hook.url == wanted.url and hook.username == wanted.username
