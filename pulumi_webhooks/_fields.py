@@ -1,7 +1,13 @@
-"""Field rules shared by the providers' pydantic models.
+"""Field rules and field flags shared by the providers' pydantic models.
 
 Each rule is an annotated type, so a model field names its rule once and the
 resource check, the request bodies and the sandbox all enforce the same thing.
+
+Each flag is a marker in a field's ``Annotated`` metadata (pydantic keeps it in
+``FieldInfo.metadata`` and ignores it when validating), so a resource's state
+model says on each field whether it is secret, replaces, is write-only, adopts
+or is an output; :func:`flags_of` reads them, and the lifecycle takes every
+list it needs from that one reading.
 """
 
 from __future__ import annotations
@@ -11,23 +17,32 @@ import contextvars
 import difflib
 import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 __all__ = [
+    "Adopts",
     "AnyUrl",
     "Flag",
+    "Flags",
     "HttpsUrl",
     "Lenient",
     "NonEmptyStr",
+    "Output",
     "Payload",
+    "Replaces",
+    "Secret",
+    "WriteOnly",
     "event_list",
+    "flags_of",
     "has_userinfo",
     "is_local_host",
     "is_loopback_host",
     "public_targets_only",
+    "request_body",
     "rule_of",
     "suggest",
 ]
@@ -37,6 +52,16 @@ class Payload(BaseModel):
     """Base of every payload model: unknown fields are errors, assignment is validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True, defer_build=True)
+
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+def request_body(model: type[BodyT], args: BaseModel) -> BodyT:
+    """The request body ``model`` made of the values ``args`` hold for its fields, not validated
+    again: the arguments model gives each of them the body's own type and rules (it extends the
+    body model, or declares the same types), so check has applied them already."""
+    return model.model_construct(**{name: getattr(args, name) for name in model.model_fields})
 
 
 class Lenient(BaseModel):
@@ -209,3 +234,82 @@ def event_list(allowed: Sequence[str], *, min_length: int = 0) -> Any:
         return out
 
     return Annotated[list[str], BeforeValidator(_no_string), AfterValidator(normalise)]
+
+
+# -- field flags ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Secret:
+    """Stored as a Pulumi secret: a secret argument, or a secret the provider makes."""
+
+
+@dataclass(frozen=True)
+class Replaces:
+    """An argument the API cannot change in place: a new value replaces the resource."""
+
+
+@dataclass(frozen=True)
+class WriteOnly:
+    """An argument the API never returns: kept as declared, never read back."""
+
+
+@dataclass(frozen=True)
+class Adopts:
+    """The argument that names an existing webhook to adopt instead of creating one."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """A property the resource exposes beyond its arguments; ``id=True`` for the one that
+    carries the resource id (an argument may be one too: the adoption argument)."""
+
+    id: bool = False
+
+
+_ARGUMENT_ONLY = (Replaces, WriteOnly, Adopts)
+
+
+class Flags(NamedTuple):
+    """What a resource's state model declares on its fields, in field order."""
+
+    outputs: tuple[str, ...]
+    replace_on: frozenset[str]
+    write_only: frozenset[str]
+    secret_properties: tuple[str, ...]
+    id_output: str | None
+    adopt_argument: str | None
+
+
+def flags_of(state: type[BaseModel], arguments: Mapping[str, Any]) -> Flags:
+    """The flags on the fields of ``state``, whose fields named in ``arguments`` are the
+    resource's arguments; raises TypeError for flags that cannot hold together."""
+    marked: dict[type, list[str]] = {kind: [] for kind in (Secret, Replaces, WriteOnly, Adopts)}
+    outputs: list[str] = []
+    ids: list[str] = []
+    for name, info in state.model_fields.items():
+        markers = [m for m in info.metadata if isinstance(m, (Secret, Output, *_ARGUMENT_ONLY))]
+        argument_only = [type(m).__name__ for m in markers if isinstance(m, _ARGUMENT_ONLY)]
+        if argument_only and name not in arguments:
+            raise TypeError(f"{state.__qualname__}.{name} is not an argument, so it cannot be {argument_only[0]}")
+        for marker in markers:
+            if isinstance(marker, Output):
+                outputs.append(name)
+                if marker.id:
+                    ids.append(name)
+            else:
+                marked[type(marker)].append(name)
+        if name not in arguments and name not in outputs:
+            raise TypeError(f"{state.__qualname__}.{name} is neither an argument nor marked Output()")
+    adopts = marked[Adopts]
+    for what, names in (("Output(id=True)", ids), ("Adopts()", adopts)):
+        if len(names) > 1:
+            raise TypeError(f"{state.__qualname__}: {', '.join(names)} are all {what}; one field at most")
+    return Flags(
+        outputs=tuple(outputs),
+        replace_on=frozenset(marked[Replaces]),
+        write_only=frozenset(marked[WriteOnly]),
+        secret_properties=tuple(marked[Secret]),
+        id_output=ids[0] if ids else None,
+        adopt_argument=adopts[0] if adopts else None,
+    )

@@ -1,11 +1,11 @@
 """The lifecycle every webhook resource shares: check, diff, create, read, update, delete.
 
 A provider module subclasses :class:`WebhookProvider`, declares its argument
-model and the fields that replace, are write-only or are computed, and
-implements the ``api_*`` hooks with its documented calls. Everything the
-engine sees (unknowns during preview, outputs that carry every input, refresh
-rewriting inputs, deletes of what is already gone, creates whose answer was
-lost) is handled here once.
+model and its state model (the arguments plus the outputs, each field carrying
+its flags: see :mod:`._fields`), and implements the ``api_*`` hooks with its
+documented calls. Everything the engine sees (unknowns during preview, outputs
+that carry every input, refresh rewriting inputs, deletes of what is already
+gone, creates whose answer was lost) is handled here once.
 
 Provider instances hold no state: they are pickled into the stack by
 reference, and credentials and HTTP clients live in the provider process.
@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -85,7 +86,7 @@ from ._errors import (
     TransientError,
     WebhookError,
 )
-from ._fields import has_userinfo, public_targets_only, rule_of
+from ._fields import Flags, flags_of, has_userinfo, public_targets_only, rule_of
 from ._http import STILL_WORKING, ApiClient, ClientParts, Clients, RetryPolicy, process_clients
 from ._journal import Intent, Journal, journal_for
 
@@ -133,6 +134,26 @@ def is_unknown(value: Any) -> bool:
     return False
 
 
+def _validated(model: type[BaseModel], values: Mapping[str, Any], ignore: Sequence[str] = ()) -> BaseModel | None:
+    """``values`` as ``model``, in one validation, when nothing in them needs a report field by
+    field: None when a value is unknown, a key is not a field, or validation fails."""
+    fields = model.model_fields
+    known: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in fields:
+            if value is None:
+                continue  # absent, as the field-by-field rules read it
+            if is_unknown(value):
+                return None
+            known[name] = value
+        elif name not in ignore and name != PROVIDER_KEY:
+            return None
+    try:
+        return model.model_validate(known)
+    except ValidationError:
+        return None
+
+
 def validate_fields(
     model: type[BaseModel], values: Mapping[str, Any], *, ignore: Sequence[str] = ()
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -142,6 +163,11 @@ def validate_fields(
     optional fields; every failure is (field, rule). Model-level rules run
     only when every field is known and valid.
     """
+    valid = _validated(model, values, ignore)
+    if valid is not None:
+        return {name: getattr(valid, name) for name in model.model_fields}, []
+    # Something to report, or unknowns to keep: field by field, each on a blank instance (a
+    # model rule run by the assignment must not judge one field by another's new value).
     result: dict[str, Any] = {}
     failures: list[tuple[str, str]] = []
     validator = model.__pydantic_validator__
@@ -186,22 +212,29 @@ def _account_of(props: Mapping[str, Any]) -> str | None:
 
 
 class WebhookProvider(ResourceProvider, Generic[ArgsT]):
-    """Generic dynamic provider; subclasses implement the ``api_*`` hooks."""
+    """Generic dynamic provider; subclasses implement the ``api_*`` hooks.
+
+    A subclass declares ``args_model`` and ``state_model``; the flag lists below are read
+    from the state model's field markers when the class is made, and never set by hand.
+    """
 
     #: The resource's arguments; validation, normalisation and defaults come from it.
     args_model: ClassVar[type[BaseModel]]
-    #: Output-only properties (besides the arguments).
+    #: The resource's state: ``args_model`` plus its outputs, every field with its flags.
+    state_model: ClassVar[type[BaseModel]]
+    # -- derived from ``state_model`` (see ``_fields.flags_of``) --
+    #: Properties marked ``Output()`` (arguments that are outputs too, then output-only ones).
     outputs: ClassVar[tuple[str, ...]] = ()
-    #: Arguments the API cannot change in place.
+    #: Arguments marked ``Replaces()``: the API cannot change them in place.
     replace_on: ClassVar[frozenset[str]] = frozenset()
-    #: Arguments the API never returns: kept from the declaration, never read back.
+    #: Arguments marked ``WriteOnly()``: kept from the declaration, never read back.
     write_only: ClassVar[frozenset[str]] = frozenset()
-    #: Properties stored as secrets (write-only inputs and server-made secrets).
+    #: Properties marked ``Secret()`` (secret inputs and server-made secrets).
     secret_properties: ClassVar[tuple[str, ...]] = ()
-    #: The output that carries the resource id, if any.
-    id_output: ClassVar[str | None] = "webhook_id"
-    #: The argument that adopts an existing webhook, if the resource takes one.
-    adopt_argument: ClassVar[str | None] = "webhook_id"
+    #: The output marked ``Output(id=True)``, which carries the resource id, if any.
+    id_output: ClassVar[str | None] = None
+    #: The argument marked ``Adopts()``, which adopts an existing webhook, if any.
+    adopt_argument: ClassVar[str | None] = None
     #: Human name for messages, e.g. "PhonePe webhook".
     noun: ClassVar[str] = "webhook"
     #: How to reach the provider; with it, the state records where each webhook lives.
@@ -230,6 +263,23 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
     def client_parts(connection: Connection) -> ClientParts:
         """How the provider's API reports errors, and the credentials its calls carry."""
         raise NotImplementedError
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        by_hand = [name for name in Flags._fields if name in cls.__dict__]
+        if by_hand:
+            # One source of truth: a list set here could disagree with the fields' markers.
+            raise TypeError(
+                f"{cls.__qualname__} sets {', '.join(by_hand)} by hand; mark the fields of its state_model "
+                "instead (Annotated[..., Secret()], Replaces(), WriteOnly(), Adopts(), Output())"
+            )
+        state = getattr(cls, "state_model", None)
+        if state is None:
+            return
+        if not issubclass(state, cls.args_model):
+            raise TypeError(f"{cls.__qualname__}.state_model {state.__qualname__} must extend its args_model")
+        for name, value in zip(Flags._fields, flags_of(state, cls.args_model.model_fields), strict=True):
+            setattr(cls, name, value)
 
     # -- hooks -------------------------------------------------------------
     def api_create(self, args: ArgsT) -> tuple[str, dict[str, Any]]:
@@ -309,6 +359,9 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         self._settle(id_, olds)
         changed: list[str] = []
         replaces: list[str] = []
+        compared = [name for name in self.args_model.model_fields if name != self.adopt_argument]
+        old_values = self._normalised(olds, compared)
+        new_values = self._normalised(news, compared)
         for name in self.args_model.model_fields:
             new = news.get(name)
             if name == self.adopt_argument:
@@ -317,7 +370,7 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
                     changed.append(name)
                     replaces.append(name)
                 continue
-            if is_unknown(new) or self._normalised(name, new) != self._normalised(name, olds.get(name)):
+            if is_unknown(new) or new_values[name] != old_values[name]:
                 changed.append(name)
                 if name in self.replace_on:
                     replaces.append(name)
@@ -488,19 +541,42 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
             raise exc
 
     def _args(self, props: Mapping[str, Any]) -> ArgsT:
-        values, failures = validate_fields(self.args_model, props, ignore=(*self.outputs, *_HIDDEN))
+        ignore = (*self.outputs, *_HIDDEN)
+        valid = _validated(self.args_model, props, ignore)
+        if valid is not None:
+            return cast(ArgsT, valid)  # one validation: what Check passed passes here
+        values, failures = validate_fields(self.args_model, props, ignore=ignore)
         if failures:
             field, rule = failures[0]
             raise InputError(field, rule)
         return self.args_model.model_validate(values)  # type: ignore[return-value]
 
-    def _normalised(self, name: str, value: Any) -> Any:
-        if value is None:
-            return self.args_model.model_fields[name].get_default(call_default_factory=True)
-        values, failures = validate_fields(self.args_model, {name: value})
-        if any(f == name for f, _ in failures):
-            return value
-        return values[name]
+    def _normalised(self, values: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+        """Each of ``names`` as the arguments model holds it: the default for an absent or None
+        value, and the value itself where it is unknown or invalid (so that it compares unequal)."""
+        model = self.args_model
+        known = {n: values[n] for n in names if values.get(n) is not None}
+        valid = _validated(model, known)
+        if valid is not None:
+            return {name: getattr(valid, name) for name in names}
+        # Some value is unknown or invalid: each on its own, on a blank instance (as in check).
+        validator = model.__pydantic_validator__
+        result: dict[str, Any] = {}
+        for name in names:
+            value = values.get(name)
+            if value is None:
+                result[name] = model.model_fields[name].get_default(call_default_factory=True)
+                continue
+            if is_unknown(value):
+                result[name] = value
+                continue
+            try:
+                instance = validator.validate_assignment(model.model_construct(), name, value)
+            except ValidationError:
+                result[name] = value
+                continue
+            result[name] = getattr(instance, name)
+        return result
 
     def _outputs(
         self,
@@ -539,11 +615,14 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         """(field, live, declared) for each argument whose live value is not the declared one;
         arguments the API never returns cannot differ."""
         declared = args.model_dump()
+        compared = [
+            name for name in declared if name != self.adopt_argument and name not in self.write_only and name in live
+        ]
+        current_values = self._normalised(live, compared)
         found: list[tuple[str, Any, Any]] = []
-        for name, value in declared.items():
-            if name == self.adopt_argument or name in self.write_only or name not in live:
-                continue
-            current = self._normalised(name, live[name])
+        for name in compared:
+            value = declared[name]
+            current = current_values[name]
             if current != value:
                 found.append((name, current, value))
         return found
@@ -978,6 +1057,26 @@ class WebhookResource(Resource):
     base_url: pulumi.Output[str]
     #: The provider account it lives in (None: the namespace's top-level settings).
     account: pulumi.Output[str | None]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        provider = getattr(cls, "_provider_class", None)
+        if provider is not None:
+            cls._check_attributes(provider)
+
+    @classmethod
+    def _check_attributes(cls, provider: type[WebhookProvider[Any]]) -> None:
+        """The output attributes (written out for type checkers) must be exactly the state
+        model's fields, beside the hidden properties this class declares itself."""
+        own = cls.__mro__[: cls.__mro__.index(WebhookResource)]
+        declared = {name for klass in own for name in inspect.get_annotations(klass) if not name.startswith("_")}
+        fields = set(provider.state_model.model_fields)
+        if declared != fields:
+            missing, extra = sorted(fields - declared), sorted(declared - fields)
+            raise TypeError(
+                f"{cls.__qualname__}'s output attributes are not {provider.state_model.__qualname__}'s fields: "
+                f"missing {missing or 'none'}, not fields {extra or 'none'}"
+            )
 
     def __init__(
         self,

@@ -53,7 +53,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import pulumi
 from pydantic import ValidationError
@@ -61,7 +61,7 @@ from pydantic import ValidationError
 from ._clock import SYSTEM_CLOCK, Clock
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import NotFoundError, TransientError
-from ._fields import HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
+from ._fields import HttpsUrl, Lenient, NonEmptyStr, Output, Payload, Secret, WriteOnly, event_list
 from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, json_or_none, parse_retry_after
 from ._lifecycle import WebhookProvider, WebhookResource
 
@@ -305,7 +305,16 @@ class IntegratorWebhookArgs(Payload):
     #: Empty (the default) subscribes to all events, present and future.
     events: KotaniEvents = []  # type: ignore[valid-type]
     #: Signs deliveries; write-only (never returned by Kotani Pay).
-    secret: NonEmptyStr
+    secret: Annotated[NonEmptyStr, Secret(), WriteOnly()]
+
+
+class IntegratorWebhookState(IntegratorWebhookArgs):
+    """The state of :class:`IntegratorWebhook`: its arguments and what Kotani Pay holds."""
+
+    integrator_id: Annotated[str, Output(id=True)]
+    #: The setting found at create, put back on destroy.
+    original_url: Annotated[str | None, Output()] = None
+    original_events: Annotated[list[str] | None, Output()] = None
 
 
 class UpdateIntegratorWebhookDto(Payload):
@@ -422,7 +431,9 @@ def reset_takeovers() -> None:
 
 def _declared_body(args: IntegratorWebhookArgs) -> UpdateIntegratorWebhookDto:
     # Both url and events always: an omitted webhook_events would mean every event.
-    return UpdateIntegratorWebhookDto(webhook_url=args.url, webhook_secret=args.secret, webhook_events=args.events)
+    return UpdateIntegratorWebhookDto.model_construct(  # validated as the arguments already
+        webhook_url=args.url, webhook_secret=args.secret, webhook_events=args.events
+    )
 
 
 # -- provider --------------------------------------------------------------------------
@@ -432,12 +443,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
     """The integrator's webhook setting; the resource id is the integrator id."""
 
     args_model = IntegratorWebhookArgs
-    outputs = ("integrator_id", "original_url", "original_events")
-    replace_on = frozenset()
-    write_only = frozenset({"secret"})
-    secret_properties = ("secret",)
-    id_output = "integrator_id"
-    adopt_argument = None
+    state_model = IntegratorWebhookState
     noun = "Kotani Pay webhook setting"
     connection_spec = CONNECTION
 

@@ -39,7 +39,7 @@ from pydantic import AfterValidator
 
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, ConfigurationError, LimitError, RejectedError
-from ._fields import Flag, HttpsUrl, Lenient, Payload, event_list
+from ._fields import Adopts, Flag, HttpsUrl, Lenient, Output, Payload, Secret, event_list, request_body
 from ._http import (
     TRANSIENT_STATUSES,
     ApiClient,
@@ -53,7 +53,7 @@ from ._http import (
 )
 from ._lifecycle import ListedWebhookProvider, WebhookProvider, WebhookResource
 
-__all__ = ["CONNECTION", "EVENTS", "EventName", "Webhook", "WebhookArgs", "list_webhooks"]
+__all__ = ["CONNECTION", "EVENTS", "EventName", "Webhook", "WebhookArgs", "WebhookState", "list_webhooks"]
 
 # -- connection -----------------------------------------------------------------------------
 
@@ -304,8 +304,17 @@ class UpdateWebhookRequest(CreateWebhookRequest):
 class WebhookArgs(UpdateWebhookRequest):
     """The arguments of :class:`Webhook`."""
 
+    #: Redeclared to flag it; the bodies' rule is unchanged. (PhonePe returns it: not write-only.)
+    password: Annotated[Password, Secret()]
     enabled: Flag = True
-    webhook_id: WebhookId | None = None
+    webhook_id: Annotated[WebhookId | None, Adopts(), Output(id=True)] = None
+
+
+class WebhookState(WebhookArgs):
+    """The state of :class:`Webhook`: its arguments and when PhonePe made and last changed it."""
+
+    created_at: Annotated[int | None, Output()] = None
+    updated_at: Annotated[int | None, Output()] = None
 
 
 class WebhookObject(Lenient):
@@ -376,7 +385,7 @@ def _pages(client: ApiClient) -> Iterator[WebhookObject]:
 
 
 def _put(client: ApiClient, webhook_id: str, args: UpdateWebhookRequest) -> WebhookObject:
-    body = UpdateWebhookRequest.model_validate(args.model_dump(include=set(UpdateWebhookRequest.model_fields)))
+    body = request_body(UpdateWebhookRequest, args)
     operation = f"update webhook {webhook_id}"
     # PhonePe's answer for a missing webhook is undocumented (a 400 may mean it): the lifecycle
     # reads before it blames the arguments.
@@ -389,11 +398,8 @@ class PhonePeWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
     """PhonePe webhooks: create (then disable if asked), list-and-filter read, PUT update, DELETE."""
 
     args_model = WebhookArgs
+    state_model = WebhookState
     limit_per_account = MAX_WEBHOOKS
-    outputs = ("webhook_id", "created_at", "updated_at")
-    replace_on = frozenset()
-    write_only = frozenset()  # PhonePe returns the password
-    secret_properties = ("password",)
     noun = "PhonePe webhook"
     connection_spec = CONNECTION
 
@@ -403,7 +409,7 @@ class PhonePeWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
 
     def api_create(self, args: WebhookArgs) -> tuple[str, dict[str, Any]]:
         client = self.client()
-        body = CreateWebhookRequest.model_validate(args.model_dump(include=set(CreateWebhookRequest.model_fields)))
+        body = request_body(CreateWebhookRequest, args)
         operation = "create webhook"
         try:
             response = client.request(

@@ -33,7 +33,19 @@ from pydantic import AfterValidator
 
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, ConfigurationError, NotFoundError, TransientError
-from ._fields import Flag, HttpsUrl, Lenient, NonEmptyStr, Payload, event_list
+from ._fields import (
+    Adopts,
+    Flag,
+    HttpsUrl,
+    Lenient,
+    NonEmptyStr,
+    Output,
+    Payload,
+    Replaces,
+    Secret,
+    event_list,
+    request_body,
+)
 from ._http import ApiClient, ClientParts, Clients, Dialect, offset_pages, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource, is_unknown
 
@@ -47,6 +59,7 @@ __all__ = [
     "RaastWebhook",
     "RaastWebhookArgs",
     "RaastWebhookProvider",
+    "RaastWebhookState",
     "list_webhooks",
 ]
 
@@ -177,9 +190,20 @@ class UpdateWebhook(Payload):
 class RaastWebhookArgs(CreateWebhook):
     """The resource's arguments: the webhook's fields plus where it lives and how it is managed."""
 
-    aggregator_id: AggregatorId | None = None
+    #: Another aggregator than the one the webhook lives in replaces it (see the provider's diff).
+    aggregator_id: Annotated[AggregatorId | None, Replaces()] = None
     rotation: NonEmptyStr | None = None
-    webhook_id: WebhookId | None = None
+    webhook_id: Annotated[WebhookId | None, Adopts(), Output(id=True)] = None
+
+
+class RaastWebhookState(RaastWebhookArgs):
+    """The state of :class:`RaastWebhook`: its arguments and what Safepay made."""
+
+    secret: Annotated[str | None, Output(), Secret()] = None
+    secret_version: Annotated[int | None, Output()] = None
+    created_at: Annotated[str | None, Output()] = None
+    updated_at: Annotated[str | None, Output()] = None
+    effective_aggregator_id: Annotated[str | None, Output()] = None
 
 
 class Endpoint(Lenient):
@@ -320,9 +344,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
     """Create/read/update/delete of one Safepay Raast webhook endpoint."""
 
     args_model = RaastWebhookArgs
-    outputs = ("webhook_id", "secret", "secret_version", "created_at", "updated_at", "effective_aggregator_id")
-    replace_on = frozenset({"aggregator_id"})
-    secret_properties = ("secret",)
+    state_model = RaastWebhookState
     noun = "Safepay Raast webhook"
     connection_spec = CONNECTION
 
@@ -357,7 +379,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
     # -- API ---------------------------------------------------------------------------------
     def api_create(self, args: RaastWebhookArgs) -> tuple[str, dict[str, Any]]:
         aggregator = args.aggregator_id or _configured_aggregator()
-        body = CreateWebhook.model_validate(args.model_dump(include=set(CreateWebhook.model_fields)))
+        body = request_body(CreateWebhook, args)
         client = self.client()
         data = client.call(
             EndpointResponse, "create webhook", "POST", _collection(aggregator), json_body=body.model_dump()
@@ -386,7 +408,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
     def api_update(self, id_: str, olds: Mapping[str, Any], args: RaastWebhookArgs) -> dict[str, Any]:
         aggregator = self._stored_aggregator(olds)
         client = self.client()
-        body = UpdateWebhook.model_validate(args.model_dump(include=set(UpdateWebhook.model_fields)))
+        body = request_body(UpdateWebhook, args)
         try:
             response = client.request(
                 "update webhook", "PUT", _member(aggregator, id_), json_body=body.model_dump()

@@ -47,7 +47,19 @@ from pydantic import AfterValidator, Field, ValidationError
 
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, InputError, NotFoundError, WebhookError
-from ._fields import AnyUrl, Lenient, NonEmptyStr, Payload, event_list
+from ._fields import (
+    Adopts,
+    AnyUrl,
+    Lenient,
+    NonEmptyStr,
+    Output,
+    Payload,
+    Replaces,
+    Secret,
+    WriteOnly,
+    event_list,
+    request_body,
+)
 from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, json_or_none, text_or_none
 from ._lifecycle import ListedWebhookProvider, WebhookProvider, WebhookResource
 
@@ -273,13 +285,23 @@ class CreateWebhookBody(UpdateWebhookBody, WebhookUrl):
 class IntegratorWebhookArgs(CreateWebhookBody):
     """The arguments of :class:`IntegratorWebhook`."""
 
-    webhook_id: NonEmptyStr | None = None
+    #: Spritz cannot change a webhook's URL (redeclared to flag it; the body's rule is unchanged).
+    url: Annotated[AnyUrl, Replaces()]
+    webhook_id: Annotated[NonEmptyStr | None, Adopts(), Output(id=True)] = None
+
+
+class IntegratorWebhookState(IntegratorWebhookArgs):
+    """The state of :class:`IntegratorWebhook`: its arguments and what Spritz reports."""
+
+    failure_count: Annotated[int | None, Output()] = None
+    disabled: Annotated[bool | None, Output()] = None
 
 
 class WebhookSecretArgs(Payload):
     """The arguments of :class:`WebhookSecret`, and the body that sets it: ``{secret}``."""
 
-    secret: SigningSecret
+    #: Never returned by Spritz. (Markers leave the body as it is.)
+    secret: Annotated[SigningSecret, Secret(), WriteOnly()]
 
 
 class SpritzWebhook(Lenient):
@@ -352,8 +374,7 @@ class IntegratorWebhookProvider(ListedWebhookProvider[IntegratorWebhookArgs, Spr
     """Spritz integrator webhooks: read is list-and-filter (there is no get-one)."""
 
     args_model = IntegratorWebhookArgs
-    outputs = ("webhook_id", "failure_count", "disabled")
-    replace_on = frozenset({"url"})
+    state_model = IntegratorWebhookState
     noun = "Spritz webhook"
     connection_spec = CONNECTION
 
@@ -387,7 +408,7 @@ class IntegratorWebhookProvider(ListedWebhookProvider[IntegratorWebhookArgs, Spr
 
     def api_create(self, args: IntegratorWebhookArgs) -> tuple[str, dict[str, Any]]:
         client = self.client()
-        body = CreateWebhookBody(url=args.url, events=args.events).model_dump()
+        body = request_body(CreateWebhookBody, args).model_dump()
         webhook = client.call(SpritzWebhook, "create webhook", "POST", WEBHOOKS_PATH, json_body=body)
         return webhook.id, webhook.properties()
 
@@ -406,7 +427,7 @@ class IntegratorWebhookProvider(ListedWebhookProvider[IntegratorWebhookArgs, Spr
                 "or leave out webhook_id to create a new webhook",
             )
         client = self.client()
-        body = UpdateWebhookBody(events=args.events).model_dump()
+        body = request_body(UpdateWebhookBody, args).model_dump()
         response = client.request("update webhook", "PATCH", _webhook_path(id_), json_body=body)
         try:
             return SpritzWebhook.model_validate(client.json(response)).properties()
@@ -436,11 +457,7 @@ class WebhookSecretProvider(WebhookProvider[WebhookSecretArgs]):
     """The integrator-wide signing secret: write-only, no id, no delete endpoint."""
 
     args_model = WebhookSecretArgs
-    outputs = ()
-    write_only = frozenset({"secret"})
-    secret_properties = ("secret",)
-    id_output = None
-    adopt_argument = None
+    state_model = WebhookSecretArgs  # no outputs beyond its argument
     noun = "Spritz webhook secret"
     connection_spec = CONNECTION
 

@@ -43,14 +43,14 @@ from pydantic import AfterValidator, Field, ValidationError
 from ._clock import SYSTEM_CLOCK, Clock
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, InputError, NotFoundError, WebhookError
-from ._fields import Flag, HttpsUrl, Lenient, Payload, suggest
+from ._fields import Adopts, Flag, HttpsUrl, Lenient, Output, Payload, Replaces, request_body, suggest
 from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, TokenAuth, json_or_none
 from ._lifecycle import ListedWebhookProvider, WebhookProvider, WebhookResource
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["CONNECTION", "EVENT_TYPES", "EventTypeName", "Webhook", "WebhookArgs", "list_webhooks"]
+__all__ = ["CONNECTION", "EVENT_TYPES", "EventTypeName", "Webhook", "WebhookArgs", "WebhookState", "list_webhooks"]
 
 # -- connection ---------------------------------------------------------------------------
 
@@ -254,10 +254,18 @@ WritableStatus = Literal[10, 20]
 class WebhookArgs(Payload):
     """The arguments of :class:`Webhook`."""
 
-    event_type: EventType
+    #: VelaFi cannot change a webhook's event type.
+    event_type: Annotated[EventType, Replaces()]
     url: HttpsUrl
     enabled: Flag = True
-    webhook_id: WebhookId | None = None
+    webhook_id: Annotated[WebhookId | None, Adopts(), Output(id=True)] = None
+
+
+class WebhookState(WebhookArgs):
+    """The state of :class:`Webhook`: its arguments and what VelaFi reports."""
+
+    status: Annotated[int | None, Output()] = None
+    public_key: Annotated[str | None, Output()] = None
 
 
 class CreateWebhookBody(Payload):
@@ -369,7 +377,8 @@ def _find_by_id(client: ApiClient, webhook_id: str, enabled_hint: Any = None) ->
 
 def _put(client: ApiClient, webhook_id: str, url: str, enabled: bool) -> WebhookObject:
     operation = f"update webhook {webhook_id}"
-    body = UpdateWebhookBody(url=url, status=STATUS_ACTIVE if enabled else STATUS_DISABLED)
+    # ``url`` is a validated argument and the status one of the two writable ones: nothing to check again.
+    body = UpdateWebhookBody.model_construct(url=url, status=STATUS_ACTIVE if enabled else STATUS_DISABLED)
     data = _call(client, operation, "PUT", f"{WEBHOOK_PATH}/{webhook_id}", json_body=body.model_dump())
     if isinstance(data, dict) and "webhookId" in data:
         return _webhook(data, operation)
@@ -387,8 +396,7 @@ class VelaFiWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
     """Create, read, update and delete a VelaFi webhook with the documented calls."""
 
     args_model = WebhookArgs
-    outputs = ("webhook_id", "status", "public_key")
-    replace_on = frozenset({"event_type"})
+    state_model = WebhookState
     noun = "VelaFi webhook"
     connection_spec = CONNECTION
 
@@ -398,7 +406,7 @@ class VelaFiWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
 
     def api_create(self, args: WebhookArgs) -> tuple[str, dict[str, Any]]:
         client = self.client()
-        body = CreateWebhookBody(eventType=args.event_type, url=args.url)
+        body = request_body(CreateWebhookBody, args)
         data = _call(client, "create webhook", "POST", WEBHOOK_PATH, json_body=body.model_dump(by_alias=True))
         hook = _webhook(data, "create webhook")
         if not args.enabled and hook.status != STATUS_DISABLED:

@@ -31,7 +31,7 @@ from pulumi_webhooks._errors import (
     TransientError,
     WebhookError,
 )
-from pulumi_webhooks._fields import HttpsUrl, Payload, event_list
+from pulumi_webhooks._fields import Adopts, HttpsUrl, Output, Payload, Replaces, Secret, WriteOnly, event_list
 from pulumi_webhooks._http import ClientParts, Clients, Dialect, RetryPolicy
 from pulumi_webhooks._lifecycle import UNKNOWN, WebhookProvider, reset_claims, validate_fields
 
@@ -43,9 +43,13 @@ EVENTS = ("order.paid", "order.failed", "refund.done")
 class ToyArgs(Payload):
     url: HttpsUrl
     events: event_list(EVENTS) = []  # type: ignore[valid-type]
-    secret: str | None = None
-    region: str = "eu"
-    webhook_id: str | None = None
+    secret: Annotated[str | None, Secret(), WriteOnly()] = None
+    region: Annotated[str, Replaces()] = "eu"
+    webhook_id: Annotated[str | None, Adopts(), Output(id=True)] = None
+
+
+class ToyState(ToyArgs):
+    created_at: Annotated[str | None, Output()] = None
 
 
 def _long_enough(value: str) -> str:
@@ -55,7 +59,11 @@ def _long_enough(value: str) -> str:
 
 
 class StrictArgs(ToyArgs):
-    secret: Annotated[str, AfterValidator(_long_enough)] | None = None
+    secret: Annotated[Annotated[str, AfterValidator(_long_enough)] | None, Secret(), WriteOnly()] = None
+
+
+class StrictState(StrictArgs, ToyState):
+    pass
 
 
 class RegionalArgs(ToyArgs):
@@ -70,10 +78,7 @@ class RegionalArgs(ToyArgs):
 
 class ToyProvider(WebhookProvider[ToyArgs]):
     args_model = ToyArgs
-    outputs = ("created_at",)
-    replace_on = frozenset({"region"})
-    write_only = frozenset({"secret"})
-    secret_properties = ("secret",)
+    state_model = ToyState
 
     remote: dict[str, dict[str, Any]] = {}
     lose_next_create_answers = 0
@@ -235,8 +240,11 @@ def test_adoption_takes_over_only_what_matches_and_lists_every_difference(toy: T
 
 
 def test_a_differing_secret_is_named_without_its_values(toy: ToyProvider) -> None:
+    class ReadableState(ToyState):
+        region: Annotated[str, Replaces(), Secret()] = "eu"
+
     class ReadableSecret(ToyProvider):
-        secret_properties = ("secret", "region")
+        state_model = ReadableState
 
     ToyProvider.remote["wh_7"] = {"url": "https://a.example", "events": [], "region": "us-live-value",
                                   "created_at": "t"}
@@ -341,6 +349,7 @@ def test_connection_settings_resolve_config_then_env_then_default(monkeypatch: p
 def test_a_secret_failure_never_shows_its_value(toy: ToyProvider) -> None:
     class Strict(ToyProvider):
         args_model = StrictArgs
+        state_model = StrictState
 
     result = Strict().check({}, {"url": "https://a.example", "secret": "hunter2"})
     assert [(f.property, f.reason) for f in result.failures] == [("", "secret: must be at least 8 characters")]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pulumi_webhooks._fields import flags_of
 from pulumi_webhooks._lifecycle import WebhookResource
 from pulumi_webhooks._registry import NAMES, PROVIDERS
 
@@ -26,11 +27,11 @@ def section(title: str) -> str:
 @pytest.mark.parametrize(("module", "name"), RESOURCES)
 def test_every_argument_and_output_is_documented(module: str, name: str) -> None:
     resource: type[WebhookResource] = getattr(importlib.import_module(f"pulumi_webhooks.{module}"), name)
-    provider = resource._provider_class
+    state = resource._provider_class.state_model  # the arguments and the outputs, with their flags
     text = section(f"`pulumi_webhooks.{module}.{name}`")
-    for prop in [*provider.args_model.model_fields, *provider.outputs]:
+    for prop in state.model_fields:
         assert f"`{prop}`" in text, f"{module}.{name}.{prop} is not in docs/reference.md"
-    for secret in provider.secret_properties:
+    for secret in flags_of(state, resource._provider_class.args_model.model_fields).secret_properties:
         assert f"**`{secret}`**" in text, f"{module}.{name}.{secret} is not marked secret"
 
 
