@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -47,6 +47,10 @@ __all__ = [
     "Clients",
     "Dialect",
     "Failure",
+    "Listed",
+    "ListedApi",
+    "ListedT",
+    "ProviderApi",
     "RetryPolicy",
     "TokenAuth",
     "TokenCache",
@@ -601,6 +605,45 @@ def offset_pages(
         offset += len(page)
         if not fresh or (total is not None and offset >= total):
             return
+
+
+class ProviderApi:
+    """One provider's webhook calls on one connection, typed by its payload models; each
+    provider module has one (``list``, ``get``, ``create``, ``update``, ``delete`` where the
+    API has them)."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+
+class Listed(Protocol):
+    """A webhook as a provider's list call answers it."""
+
+    @property
+    def remote_id(self) -> str:
+        """The provider's id of the webhook."""
+        ...
+
+    def properties(self) -> dict[str, Any]:
+        """The resource's properties (arguments and outputs) the webhook stands for."""
+        ...
+
+
+ListedT = TypeVar("ListedT", bound=Listed)
+
+
+class ListedApi(ProviderApi, Generic[ListedT]):
+    """The calls of an API without a get-one call: a webhook is read from the account's list."""
+
+    def list(self) -> Iterable[ListedT]:
+        """Every webhook of the account (none that the provider reports as deleted)."""
+        raise NotImplementedError
+
+    def get(self, webhook_id: str) -> ListedT | None:
+        """``webhook_id`` from the list, or None. Every read until this client writes shares one
+        listing (see :meth:`ApiClient.shared_read`): a refresh of N webhooks lists once."""
+        listed = self.client.shared_read("webhooks", lambda: {w.remote_id: w for w in self.list()})
+        return listed.get(webhook_id)
 
 
 #: What a provider supplies for a connection: how its API reports errors, and its credentials.

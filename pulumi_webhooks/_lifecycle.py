@@ -48,9 +48,9 @@ import contextlib
 import functools
 import inspect
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, cast
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 from urllib.parse import urlsplit
 
 import pulumi
@@ -87,14 +87,13 @@ from ._errors import (
     WebhookError,
 )
 from ._fields import Flags, flags_of, has_userinfo, public_targets_only, rule_of
-from ._http import STILL_WORKING, ApiClient, ClientParts, Clients, RetryPolicy, process_clients
+from ._http import STILL_WORKING, ApiClient, ClientParts, Clients, ListedApi, ListedT, RetryPolicy, process_clients
 from ._journal import Intent, Journal, journal_for
 
 __all__ = [
     "PROVIDER_KEY",
     "UNKNOWN",
     "URN_INPUT",
-    "Listed",
     "ListedWebhookProvider",
     "WebhookProvider",
     "WebhookResource",
@@ -788,29 +787,15 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
         )
 
 
-class Listed(Protocol):
-    """A webhook as a provider's list call answers it."""
-
-    @property
-    def remote_id(self) -> str:
-        """The provider's id of the webhook."""
-        ...
-
-    def properties(self) -> dict[str, Any]:
-        """The resource's properties (arguments and outputs) the webhook stands for."""
-        ...
-
-
-ListedT = TypeVar("ListedT", bound=Listed)
-
-
 class ListedWebhookProvider(WebhookProvider[ArgsT], Generic[ArgsT, ListedT]):
-    """A provider whose API has no get-one call: reads, the lost-create lookup and ``discover``
-    all come from the account's list, and every read of an operation shares one listing."""
+    """A provider whose API has no get-one call (a :class:`ListedApi`): reads, the lost-create
+    lookup and ``discover`` all come from the account's list, and every read of an operation
+    shares one listing."""
 
-    def listing(self, client: ApiClient) -> Iterable[ListedT]:
-        """Every webhook of the account (none that the provider reports as deleted)."""
-        raise NotImplementedError
+    api_class: ClassVar[type[ListedApi[Any]]]
+
+    def api(self) -> ListedApi[ListedT]:
+        return self.api_class(self.client())
 
     def made_by(self, args: ArgsT, webhook: ListedT) -> bool:
         """Whether a create of ``args`` can have made ``webhook``."""
@@ -821,21 +806,19 @@ class ListedWebhookProvider(WebhookProvider[ArgsT], Generic[ArgsT, ListedT]):
         return 0
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
-        client = self.client()
-        webhooks = client.shared_read("webhooks", lambda: {w.remote_id: w for w in self.listing(client)})
-        found = webhooks.get(id_)
+        found = self.api().get(id_)
         return None if found is None else found.properties()
 
     def api_list(self, args: ArgsT) -> list[str] | None:
-        return [webhook.remote_id for webhook in self.listing(self.client())]
+        return [webhook.remote_id for webhook in self.api().list()]
 
     def api_matches(self, args: ArgsT) -> list[tuple[str, dict[str, Any]]]:
-        made = sorted((w for w in self.listing(self.client()) if self.made_by(args, w)), key=self.age)
+        made = sorted((w for w in self.api().list() if self.made_by(args, w)), key=self.age)
         return [(webhook.remote_id, webhook.properties()) for webhook in made]
 
     def webhooks(self) -> list[tuple[str, dict[str, Any]]]:
         """Every webhook of the account as (id, resource properties), for ``discover``."""
-        return [(webhook.remote_id, webhook.properties()) for webhook in self.listing(self.client())]
+        return [(webhook.remote_id, webhook.properties()) for webhook in self.api().list()]
 
 
 class _Claims:

@@ -47,6 +47,7 @@ from ._http import (
     Clients,
     Dialect,
     Failure,
+    ListedApi,
     TokenAuth,
     offset_pages,
     text_or_none,
@@ -373,47 +374,23 @@ def _path(webhook_id: str) -> str:
     return f"{WEBHOOKS_PATH}/{quote(webhook_id, safe='')}"
 
 
-def _pages(client: ApiClient) -> Iterator[WebhookObject]:
-    """Every webhook, page by page (there is no get-one call)."""
+class PhonePeApi(ListedApi[WebhookObject]):
+    """PhonePe's webhook calls (``/configs/v1/webhooks``): list, create, update, delete. There is
+    no get-one call: :meth:`get` reads from the list."""
 
-    def page(offset: int) -> tuple[list[WebhookObject], None]:
-        params = {"limit": PAGE_SIZE, "offset": offset}
-        listed = client.call(WebhookList, "list webhooks", "GET", WEBHOOKS_PATH, params=params)
-        return listed.webhooks, None  # no total is sent
+    def list(self) -> Iterator[WebhookObject]:
+        def page(offset: int) -> tuple[list[WebhookObject], None]:
+            params = {"limit": PAGE_SIZE, "offset": offset}
+            listed = self.client.call(WebhookList, "list webhooks", "GET", WEBHOOKS_PATH, params=params)
+            return listed.webhooks, None  # no total is sent
 
-    return offset_pages(page, lambda hook: hook.id)
+        return offset_pages(page, lambda hook: hook.id)
 
-
-def _put(client: ApiClient, webhook_id: str, args: UpdateWebhookRequest) -> WebhookObject:
-    body = request_body(UpdateWebhookRequest, args)
-    operation = f"update webhook {webhook_id}"
-    # PhonePe's answer for a missing webhook is undocumented (a 400 may mean it): the lifecycle
-    # reads before it blames the arguments.
-    return client.call(
-        WebhookObject, operation, "PUT", _path(webhook_id), json_body=body.model_dump(), sensitive=[args.password]
-    )
-
-
-class PhonePeWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
-    """PhonePe webhooks: create (then disable if asked), list-and-filter read, PUT update, DELETE."""
-
-    args_model = WebhookArgs
-    state_model = WebhookState
-    limit_per_account = MAX_WEBHOOKS
-    noun = "PhonePe webhook"
-    connection_spec = CONNECTION
-
-    @staticmethod
-    def client_parts(connection: Connection) -> ClientParts:
-        return PhonePeDialect(), PhonePeAuth(token_url(connection))
-
-    def api_create(self, args: WebhookArgs) -> tuple[str, dict[str, Any]]:
-        client = self.client()
-        body = request_body(CreateWebhookRequest, args)
+    def create(self, body: CreateWebhookRequest) -> WebhookObject:
         operation = "create webhook"
         try:
-            response = client.request(
-                operation, "POST", WEBHOOKS_PATH, json_body=body.model_dump(), sensitive=[args.password]
+            return self.client.call(
+                WebhookObject, operation, "POST", WEBHOOKS_PATH, json_body=body.model_dump(), sensitive=[body.password]
             )
         except RejectedError as exc:
             if f"more than {MAX_WEBHOOKS}" in (exc.message or "").lower():
@@ -425,31 +402,60 @@ class PhonePeWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
                     "with `pulumi destroy --target <urn>`, then run `pulumi up` again)",
                 ) from None
             raise
-        hook = client.parse(WebhookObject, response, operation)
+
+    def update(self, webhook_id: str, body: UpdateWebhookRequest) -> WebhookObject:
+        # PhonePe's answer for a missing webhook is undocumented (a 400 may mean it): the lifecycle
+        # reads before it blames the arguments.
+        return self.client.call(
+            WebhookObject, f"update webhook {webhook_id}", "PUT", _path(webhook_id),
+            json_body=body.model_dump(), sensitive=[body.password],
+        )
+
+    def delete(self, webhook_id: str) -> None:
+        # A refusal is looked into by the lifecycle: already gone, however PhonePe words it, is success.
+        self.client.request(f"delete webhook {webhook_id}", "DELETE", _path(webhook_id))
+
+
+class PhonePeWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
+    """PhonePe webhooks: create (then disable if asked), list-and-filter read, PUT update, DELETE."""
+
+    args_model = WebhookArgs
+    state_model = WebhookState
+    api_class = PhonePeApi
+    limit_per_account = MAX_WEBHOOKS
+    noun = "PhonePe webhook"
+    connection_spec = CONNECTION
+
+    @staticmethod
+    def client_parts(connection: Connection) -> ClientParts:
+        return PhonePeDialect(), PhonePeAuth(token_url(connection))
+
+    def api(self) -> PhonePeApi:
+        return PhonePeApi(self.client())
+
+    def api_create(self, args: WebhookArgs) -> tuple[str, dict[str, Any]]:
+        api = self.api()
+        hook = api.create(request_body(CreateWebhookRequest, args))
         if not args.enabled:
-            hook = self._disable_new(client, hook.id, args)
+            hook = self._disable_new(api, hook.id, args)
         return hook.id, hook.properties()
 
     @staticmethod
-    def _disable_new(client: ApiClient, webhook_id: str, args: WebhookArgs) -> WebhookObject:
+    def _disable_new(api: PhonePeApi, webhook_id: str, args: WebhookArgs) -> WebhookObject:
         # Create cannot say "disabled": a follow-up PUT does. If it fails for good,
         # remove the enabled webhook rather than leave it receiving events unmanaged.
         try:
-            return _put(client, webhook_id, args)
+            return api.update(webhook_id, request_body(UpdateWebhookRequest, args))
         except ApiError:
             with contextlib.suppress(ApiError):
-                client.request(f"delete webhook {webhook_id}", "DELETE", _path(webhook_id))
+                api.delete(webhook_id)
             raise
 
-    def listing(self, client: ApiClient) -> Iterator[WebhookObject]:
-        return _pages(client)
-
     def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:
-        return _put(self.client(), id_, args).properties()
+        return self.api().update(id_, request_body(UpdateWebhookRequest, args)).properties()
 
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
-        # A refusal is checked by the lifecycle: already gone, however PhonePe words it, is success.
-        self.client().request(f"delete webhook {id_}", "DELETE", _path(id_))
+        self.api().delete(id_)
 
     def made_by(self, args: WebhookArgs, webhook: WebhookObject) -> bool:
         # A create always makes an enabled webhook, so ``enabled`` is not compared: the

@@ -60,7 +60,7 @@ from ._fields import (
     event_list,
     request_body,
 )
-from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, json_or_none, text_or_none
+from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, ListedApi, json_or_none, text_or_none
 from ._lifecycle import ListedWebhookProvider, WebhookProvider, WebhookResource
 
 if TYPE_CHECKING:
@@ -343,19 +343,52 @@ def _webhook_path(webhook_id: str) -> str:
     return f"{WEBHOOKS_PATH}/{quote(webhook_id, safe='')}"
 
 
-def _list(client: ApiClient) -> list[SpritzWebhook]:
-    response = client.request("list webhooks", "GET", WEBHOOKS_PATH)
-    body = client.json(response)
-    if not isinstance(body, list):
-        raise ApiError("Spritz", "list webhooks", status=response.status_code,
-                       message="expected a list of webhooks")
-    webhooks: list[SpritzWebhook] = []
-    for item in body:
+class SpritzApi(ListedApi[SpritzWebhook]):
+    """Spritz's integrator webhook calls (``/v1/integrator/webhooks``) and the webhook secret's.
+    There is no get-one call: :meth:`get` reads from the list."""
+
+    def list(self) -> list[SpritzWebhook]:
+        response = self.client.request("list webhooks", "GET", WEBHOOKS_PATH)
+        body = self.client.json(response)
+        if not isinstance(body, list):
+            raise ApiError("Spritz", "list webhooks", status=response.status_code,
+                           message="expected a list of webhooks")
+        webhooks: list[SpritzWebhook] = []
+        for item in body:
+            try:
+                webhooks.append(SpritzWebhook.model_validate(item))
+            except ValidationError:
+                continue  # an entry we cannot read is not one of ours to manage
+        return webhooks
+
+    def create(self, body: CreateWebhookBody) -> SpritzWebhook:
+        return self.client.call(SpritzWebhook, "create webhook", "POST", WEBHOOKS_PATH, json_body=body.model_dump())
+
+    def update(self, webhook_id: str, body: UpdateWebhookBody) -> SpritzWebhook | None:
+        """The webhook as the answer shows it; None when the answer does not hold it (the newer
+        spec does not pin its shape)."""
+        response = self.client.request(
+            "update webhook", "PATCH", _webhook_path(webhook_id), json_body=body.model_dump()
+        )
         try:
-            webhooks.append(SpritzWebhook.model_validate(item))
+            return SpritzWebhook.model_validate(self.client.json(response))
         except ValidationError:
-            continue  # an entry we cannot read is not one of ours to manage
-    return webhooks
+            return None
+
+    def delete(self, webhook_id: str) -> None:
+        response = self.client.request("delete webhook", "DELETE", _webhook_path(webhook_id))
+        if response.content:
+            answer = json_or_none(response)
+            if isinstance(answer, dict) and answer.get("deleted") is False:
+                raise ApiError("Spritz", "delete webhook", status=response.status_code,
+                               message=f"webhook {webhook_id} was not deleted")
+
+    def set_secret(self, verb: str, body: WebhookSecretArgs) -> httpx.Response:
+        # Setting the same secret twice is harmless, so a lost answer is simply retried.
+        return self.client.request(
+            "set webhook secret", verb, SECRET_PATH, json_body=body.model_dump(),
+            idempotent=True, sensitive=(body.secret,),
+        )
 
 
 def secret_verbs(base_url: str) -> tuple[str, str]:
@@ -375,12 +408,16 @@ class IntegratorWebhookProvider(ListedWebhookProvider[IntegratorWebhookArgs, Spr
 
     args_model = IntegratorWebhookArgs
     state_model = IntegratorWebhookState
+    api_class = SpritzApi
     noun = "Spritz webhook"
     connection_spec = CONNECTION
 
     @staticmethod
     def client_parts(connection: Connection) -> ClientParts:
         return SpritzDialect(), SpritzAuth(connection)
+
+    def api(self) -> SpritzApi:
+        return SpritzApi(self.client())
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
@@ -407,13 +444,8 @@ class IntegratorWebhookProvider(ListedWebhookProvider[IntegratorWebhookArgs, Spr
         return super().create(props)
 
     def api_create(self, args: IntegratorWebhookArgs) -> tuple[str, dict[str, Any]]:
-        client = self.client()
-        body = request_body(CreateWebhookBody, args).model_dump()
-        webhook = client.call(SpritzWebhook, "create webhook", "POST", WEBHOOKS_PATH, json_body=body)
+        webhook = self.api().create(request_body(CreateWebhookBody, args))
         return webhook.id, webhook.properties()
-
-    def listing(self, client: ApiClient) -> list[SpritzWebhook]:
-        return _list(client)
 
     def api_update(
         self, id_: str, olds: Mapping[str, Any], args: IntegratorWebhookArgs
@@ -426,26 +458,16 @@ class IntegratorWebhookProvider(ListedWebhookProvider[IntegratorWebhookArgs, Spr
                 f"Spritz cannot change the URL of webhook {id_} ({current!r}); declare that URL to adopt it, "
                 "or leave out webhook_id to create a new webhook",
             )
-        client = self.client()
-        body = request_body(UpdateWebhookBody, args).model_dump()
-        response = client.request("update webhook", "PATCH", _webhook_path(id_), json_body=body)
-        try:
-            return SpritzWebhook.model_validate(client.json(response)).properties()
-        except ValidationError:
-            # The newer spec does not pin the answer's shape: read what is there.
-            live = self.api_read(id_, olds)
-            if live is None:
-                raise NotFoundError("Spritz", "update webhook", status=None, message=f"webhook {id_} is gone") from None
-            return live
+        updated = self.api().update(id_, request_body(UpdateWebhookBody, args))
+        if updated is not None:
+            return updated.properties()
+        live = self.api_read(id_, olds)  # the answer did not show it: read what is there
+        if live is None:
+            raise NotFoundError("Spritz", "update webhook", status=None, message=f"webhook {id_} is gone")
+        return live
 
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
-        client = self.client()
-        response = client.request("delete webhook", "DELETE", _webhook_path(id_))
-        if response.content:
-            answer = json_or_none(response)
-            if isinstance(answer, dict) and answer.get("deleted") is False:
-                raise ApiError("Spritz", "delete webhook", status=response.status_code,
-                               message=f"webhook {id_} was not deleted")
+        self.api().delete(id_)
 
     def made_by(self, args: IntegratorWebhookArgs, webhook: SpritzWebhook) -> bool:
         """The same URL and events, enabled: a disabled one is the webhook being replaced, never a
@@ -469,18 +491,17 @@ class WebhookSecretProvider(WebhookProvider[WebhookSecretArgs]):
     resource_id = "webhook-secret"
 
     def _set(self, args: WebhookSecretArgs) -> dict[str, Any]:
-        client = self.client()
-        client.add_secret(args.secret)
-        first, second = secret_verbs(client.connection.base_url)
-        # Setting the same secret twice is harmless, so a lost answer is simply retried.
+        api = SpritzApi(self.client())
+        api.client.add_secret(args.secret)
+        first, second = secret_verbs(api.client.connection.base_url)
         try:
-            response = self._send_secret(client, first, args)
+            response = api.set_secret(first, args)
         except ApiError as exc:
             if exc.status not in (404, 405):
                 raise
             # This host documents the other verb: 405 (method not allowed) or 404 (no such route).
             try:
-                response = self._send_secret(client, second, args)
+                response = api.set_secret(second, args)
             except ApiError as again:
                 if again.status not in (404, 405):
                     raise
@@ -489,18 +510,11 @@ class WebhookSecretProvider(WebhookProvider[WebhookSecretArgs]):
                     message=f"neither {first} nor {second} {SECRET_PATH} is accepted ({first}: HTTP {exc.status}, "
                             f"{second}: HTTP {again.status})",
                 ) from None
-        answer = client.parse(SecretConfigured, response, "set webhook secret")
+        answer = api.client.parse(SecretConfigured, response, "set webhook secret")
         if not answer.secret_configured:
             raise ApiError("Spritz", "set webhook secret", status=response.status_code,
                            message="Spritz did not confirm the secret (secretConfigured is false)")
         return {}
-
-    @staticmethod
-    def _send_secret(client: ApiClient, verb: str, args: WebhookSecretArgs) -> httpx.Response:
-        return client.request(
-            "set webhook secret", verb, SECRET_PATH, json_body=args.model_dump(),
-            idempotent=True, sensitive=(args.secret,),
-        )
 
     def api_create(self, args: WebhookSecretArgs) -> tuple[str, dict[str, Any]]:
         return self.resource_id, self._set(args)

@@ -30,6 +30,7 @@ written. Any other value reads as not enabled and is reported as received.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
@@ -44,7 +45,7 @@ from ._clock import SYSTEM_CLOCK, Clock
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import ApiError, InputError, NotFoundError, WebhookError
 from ._fields import Adopts, Flag, HttpsUrl, Lenient, Output, Payload, Replaces, request_body, suggest
-from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, TokenAuth, json_or_none
+from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, ListedApi, TokenAuth, json_or_none
 from ._lifecycle import ListedWebhookProvider, WebhookProvider, WebhookResource
 
 if TYPE_CHECKING:
@@ -333,11 +334,6 @@ def _envelope_data(client: ApiClient, response: httpx.Response, operation: str) 
                        message="the answer is not VelaFi's {code, msg, data} envelope") from None
 
 
-def _call(client: ApiClient, operation: str, method: str, path: str, **kwargs: Any) -> Any:
-    response = client.request(operation, method, path, **kwargs)
-    return _envelope_data(client, response, operation)
-
-
 def _webhook(data: Any, operation: str) -> WebhookObject:
     try:
         return WebhookObject.model_validate(data)
@@ -345,48 +341,68 @@ def _webhook(data: Any, operation: str) -> WebhookObject:
         raise ApiError("VelaFi", operation, status=None, message="the answer holds no webhook") from None
 
 
-def _list(client: ApiClient, status: int) -> list[WebhookObject]:
-    operation = f"list webhooks (status {status})"
-    data = _call(client, operation, "GET", WEBHOOKS_PATH, params={"status": status})
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        raise ApiError("VelaFi", operation, status=None, message="the answer holds no list of webhooks")
-    return [_webhook(item, operation) for item in data]
+class VelaFiApi(ListedApi[WebhookObject]):
+    """VelaFi's webhook calls (``/v2/webhook``, ``/v2/webhooks``), each answer inside the
+    ``{code, msg, data}`` envelope. There is no get-one call: :meth:`get` reads from the list."""
 
+    def _data(self, operation: str, method: str, path: str, **options: Any) -> Any:
+        return _envelope_data(self.client, self.client.request(operation, method, path, **options), operation)
 
-def _live_webhooks(client: ApiClient, first: int = STATUS_ACTIVE) -> list[WebhookObject]:
-    """Every webhook that is not deleted (the list is filtered by status: ask for both)."""
-    second = STATUS_DISABLED if first == STATUS_ACTIVE else STATUS_ACTIVE
-    seen: dict[str, WebhookObject] = {}
-    for status in (first, second):
-        for hook in _list(client, status):
-            if hook.status != STATUS_DELETED:
-                seen.setdefault(hook.webhook_id, hook)
-    return list(seen.values())
+    def list_status(self, status: int) -> list[WebhookObject]:
+        operation = f"list webhooks (status {status})"
+        data = self._data(operation, "GET", WEBHOOKS_PATH, params={"status": status})
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise ApiError("VelaFi", operation, status=None, message="the answer holds no list of webhooks")
+        return [_webhook(item, operation) for item in data]
 
+    def list(self, first: int = STATUS_ACTIVE) -> list[WebhookObject]:
+        """Every webhook that is not deleted (the list is filtered by status: ask for both)."""
+        second = STATUS_DISABLED if first == STATUS_ACTIVE else STATUS_ACTIVE
+        seen: dict[str, WebhookObject] = {}
+        for status in (first, second):
+            for hook in self.list_status(status):
+                if hook.status != STATUS_DELETED:
+                    seen.setdefault(hook.webhook_id, hook)
+        return [*seen.values()]
 
-def _find_by_id(client: ApiClient, webhook_id: str, enabled_hint: Any = None) -> WebhookObject | None:
-    order = (STATUS_DISABLED, STATUS_ACTIVE) if enabled_hint is False else (STATUS_ACTIVE, STATUS_DISABLED)
-    for status in order:
-        for hook in _list(client, status):
-            if hook.webhook_id == webhook_id:
-                return None if hook.status == STATUS_DELETED else hook
-    return None
+    def find(self, webhook_id: str, enabled_hint: Any = None) -> WebhookObject | None:
+        """``webhook_id`` read now (not from a shared listing), its likely status's list first."""
+        order = (STATUS_DISABLED, STATUS_ACTIVE) if enabled_hint is False else (STATUS_ACTIVE, STATUS_DISABLED)
+        for status in order:
+            for hook in self.list_status(status):
+                if hook.webhook_id == webhook_id:
+                    return None if hook.status == STATUS_DELETED else hook
+        return None
 
+    def create(self, body: CreateWebhookBody) -> WebhookObject:
+        return _webhook(self._data("create webhook", "POST", WEBHOOK_PATH, json_body=body.model_dump(by_alias=True)),
+                        "create webhook")
 
-def _put(client: ApiClient, webhook_id: str, url: str, enabled: bool) -> WebhookObject:
-    operation = f"update webhook {webhook_id}"
-    # ``url`` is a validated argument and the status one of the two writable ones: nothing to check again.
-    body = UpdateWebhookBody.model_construct(url=url, status=STATUS_ACTIVE if enabled else STATUS_DISABLED)
-    data = _call(client, operation, "PUT", f"{WEBHOOK_PATH}/{webhook_id}", json_body=body.model_dump())
-    if isinstance(data, dict) and "webhookId" in data:
-        return _webhook(data, operation)
-    # No webhook in the answer: read what it is now.
-    found = _find_by_id(client, webhook_id, enabled)
-    if found is None:
-        raise NotFoundError("VelaFi", operation, status=None, message=f"webhook {webhook_id} does not exist")
-    return found
+    def update(self, webhook_id: str, url: str, enabled: bool) -> WebhookObject:
+        operation = f"update webhook {webhook_id}"
+        # ``url`` is a validated argument and the status one of the two writable ones: nothing to check again.
+        body = UpdateWebhookBody.model_construct(url=url, status=STATUS_ACTIVE if enabled else STATUS_DISABLED)
+        data = self._data(operation, "PUT", f"{WEBHOOK_PATH}/{webhook_id}", json_body=body.model_dump())
+        if isinstance(data, dict) and "webhookId" in data:
+            return _webhook(data, operation)
+        # No webhook in the answer: read what it is now.
+        found = self.find(webhook_id, enabled)
+        if found is None:
+            raise NotFoundError("VelaFi", operation, status=None, message=f"webhook {webhook_id} does not exist")
+        return found
+
+    def delete(self, webhook_id: str) -> None:
+        operation = f"delete webhook {webhook_id}"
+        # Whatever a refusal says, a webhook that no longer exists is deleted: the lifecycle reads.
+        data = self._data(operation, "DELETE", f"{WEBHOOK_PATH}/{webhook_id}")
+        try:
+            deleted = DeleteResult.model_validate(data).result
+        except ValidationError:
+            deleted = True  # an answer without a result: the envelope said success
+        if not deleted:
+            raise ApiError("VelaFi", operation, status=None, code=None, message="VelaFi answered result: false")
 
 
 # -- provider ---------------------------------------------------------------------------------------
@@ -397,6 +413,7 @@ class VelaFiWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
 
     args_model = WebhookArgs
     state_model = WebhookState
+    api_class = VelaFiApi
     noun = "VelaFi webhook"
     connection_spec = CONNECTION
 
@@ -404,23 +421,22 @@ class VelaFiWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
     def client_parts(connection: Connection) -> ClientParts:
         return VelaFiDialect(), TokenAuth(_generate_token, TOKEN_HEADER, skew=TOKEN_SKEW)
 
+    def api(self) -> VelaFiApi:
+        return VelaFiApi(self.client())
+
     def api_create(self, args: WebhookArgs) -> tuple[str, dict[str, Any]]:
-        client = self.client()
-        body = request_body(CreateWebhookBody, args)
-        data = _call(client, "create webhook", "POST", WEBHOOK_PATH, json_body=body.model_dump(by_alias=True))
-        hook = _webhook(data, "create webhook")
+        api = self.api()
+        hook = api.create(request_body(CreateWebhookBody, args))
         if not args.enabled and hook.status != STATUS_DISABLED:
             # Creation always makes an active webhook; disabling is a second call.
             try:
-                hook = _put(client, hook.webhook_id, args.url, enabled=False)
+                hook = api.update(hook.webhook_id, args.url, enabled=False)
             except WebhookError:
                 # Do not leave an active webhook the stack does not know about.
-                self._discard(client, hook.webhook_id)
+                with contextlib.suppress(WebhookError):
+                    api.delete(hook.webhook_id)
                 raise
         return hook.webhook_id, hook.properties()
-
-    def listing(self, client: ApiClient) -> list[WebhookObject]:
-        return _live_webhooks(client)
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:
         current = olds.get("event_type")
@@ -430,30 +446,14 @@ class VelaFiWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
                 f"VelaFi cannot change the event type of webhook {id_} ({current}); "
                 "declare it as it is, or drop webhook_id to create a new webhook",
             )
-        return _put(self.client(), id_, args.url, args.enabled).properties()
+        return self.api().update(id_, args.url, args.enabled).properties()
 
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
-        client = self.client()
-        operation = f"delete webhook {id_}"
-        # Whatever a refusal says, a webhook that no longer exists is deleted: the lifecycle reads.
-        data = _call(client, operation, "DELETE", f"{WEBHOOK_PATH}/{id_}")
-        try:
-            deleted = DeleteResult.model_validate(data).result
-        except ValidationError:
-            deleted = True  # an answer without a result: the envelope said success
-        if not deleted:
-            raise ApiError("VelaFi", operation, status=None, code=None, message="VelaFi answered result: false")
+        self.api().delete(id_)
 
     def made_by(self, args: WebhookArgs, webhook: WebhookObject) -> bool:
         """Same event type and URL."""
         return webhook.event_type == args.event_type and webhook.url == args.url
-
-    @staticmethod
-    def _discard(client: ApiClient, webhook_id: str) -> None:
-        try:
-            _call(client, f"delete webhook {webhook_id}", "DELETE", f"{WEBHOOK_PATH}/{webhook_id}")
-        except WebhookError:
-            pass
 
 
 # -- resource ------------------------------------------------------------------------------------------
