@@ -62,7 +62,7 @@ from ._clock import SYSTEM_CLOCK, Clock
 from ._config import Connection, ConnectionSpec, Setting
 from ._errors import NotFoundError, TransientError
 from ._fields import HttpsUrl, Lenient, NonEmptyStr, Output, Payload, Secret, WriteOnly, event_list
-from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, json_or_none, parse_retry_after
+from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, ProviderApi, json_or_none, parse_retry_after
 from ._lifecycle import WebhookProvider, WebhookResource
 
 if TYPE_CHECKING:
@@ -350,21 +350,25 @@ class IntegratorEnvelope(Lenient):
 # -- client ----------------------------------------------------------------------------
 
 
-def _get_integrator(client: ApiClient) -> IntegratorResponseDto:
-    return client.call(IntegratorEnvelope, "read integrator webhook setting", "GET", INTEGRATOR_PATH).data
+class KotaniPayApi(ProviderApi):
+    """Kotani Pay's integrator webhook setting: one per account, read with the integrator
+    (``GET /api/v3/integrator``) and changed with ``PATCH /api/v3/integrator/webhook``. There is
+    no list, create or delete call."""
 
+    def get(self) -> IntegratorResponseDto:
+        return self.client.call(IntegratorEnvelope, "read integrator webhook setting", "GET", INTEGRATOR_PATH).data
 
-def _patch_setting(client: ApiClient, body: UpdateIntegratorWebhookDto, operation: str) -> IntegratorResponseDto:
-    secret = body.webhook_secret
-    return client.call(
-        IntegratorEnvelope,
-        operation,
-        "PATCH",
-        WEBHOOK_PATH,
-        json_body=body.model_dump(exclude_none=True),
-        idempotent=True,  # setting the same values twice is harmless
-        sensitive=(secret,) if secret else (),
-    ).data
+    def update(self, body: UpdateIntegratorWebhookDto, operation: str) -> IntegratorResponseDto:
+        secret = body.webhook_secret
+        return self.client.call(
+            IntegratorEnvelope,
+            operation,
+            "PATCH",
+            WEBHOOK_PATH,
+            json_body=body.model_dump(exclude_none=True),
+            idempotent=True,  # setting the same values twice is harmless
+            sensitive=(secret,) if secret else (),
+        ).data
 
 
 def _means_all(events: Sequence[str]) -> bool:
@@ -451,9 +455,12 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
     def client_parts(connection: Connection) -> ClientParts:
         return KotaniDialect(), ApiKeyAuth()
 
+    def api(self) -> KotaniPayApi:
+        return KotaniPayApi(self.client())
+
     def api_create(self, args: IntegratorWebhookArgs) -> tuple[str, dict[str, Any]]:
-        client = self.client()
-        found = _get_integrator(client)
+        api = self.api()
+        found = api.get()
         if _is_set(found) and not _holds(found, args.url, args.events):
             # A setting in use is taken over only as it is: nothing is written.
             self.refuse_differences(
@@ -461,11 +468,11 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
             )
         operation = "update integrator webhook setting"
         try:
-            updated = _patch_setting(client, _declared_body(args), operation)
+            updated = api.update(_declared_body(args), operation)
         except TransientError as exc:
             # The PATCH was already retried. Creating again would read back our own
             # setting as the "original" one, so settle it here, with what was found.
-            updated = self._settle_lost_patch(client, found, args, exc)
+            updated = self._settle_lost_patch(api, found, args, exc)
         if _is_set(found):
             _TAKEOVERS.record(found.id, str(found.webhook_url), found.webhook_events)
         live = _live(updated, args.events)
@@ -475,12 +482,12 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
 
     @staticmethod
     def _settle_lost_patch(
-        client: ApiClient, found: IntegratorResponseDto, args: IntegratorWebhookArgs, exc: TransientError
+        api: KotaniPayApi, found: IntegratorResponseDto, args: IntegratorWebhookArgs, exc: TransientError
     ) -> IntegratorResponseDto:
         """The setting after a PATCH whose answer never came: applied if the read shows it,
         else a failure that must not be retried as a fresh create."""
         if exc.maybe_committed and not _holds(found, args.url, args.events):
-            after = _get_integrator(client)
+            after = api.get()
             # A changed URL and events prove the PATCH landed, and with them its secret.
             if after.id == found.id and _holds(after, args.url, args.events):
                 return after
@@ -490,20 +497,20 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         ) from None
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
-        found = _get_integrator(self.client())
+        found = self.api().get()
         if found.id != id_ or not _is_set(found):
             # Another account's key, or the setting was cleared in the dashboard.
             return None
         return _live(found, state.get("events"))
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: IntegratorWebhookArgs) -> dict[str, Any]:
-        client = self.client()
-        self._require_same_account(client, id_, "update integrator webhook setting")
-        return _live(_patch_setting(client, _declared_body(args), "update integrator webhook setting"), args.events)
+        api = self.api()
+        self._require_same_account(api, id_, "update integrator webhook setting")
+        return _live(api.update(_declared_body(args), "update integrator webhook setting"), args.events)
 
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
-        client = self.client()
-        found = self._require_same_account(client, id_, "restore integrator webhook setting")
+        api = self.api()
+        found = self._require_same_account(api, id_, "restore integrator webhook setting")
         own_url, own_events = state.get("url"), state.get("events")
         if not _holds(found, own_url, own_events):
             # Changed since (dashboard, another resource, or already restored): not ours to undo.
@@ -521,7 +528,7 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         # Built unchecked: the events found at create may include ones this module does not know.
         # No secret: PATCH keeps it, and the one found at create was never readable.
         body = UpdateIntegratorWebhookDto.model_construct(webhook_url=url, webhook_events=events)
-        _patch_setting(client, body, "restore integrator webhook setting")
+        api.update(body, "restore integrator webhook setting")
 
     def api_list(self, args: IntegratorWebhookArgs) -> list[str] | None:
         # One setting per account, present before any create: a list cannot tell
@@ -534,14 +541,14 @@ class IntegratorWebhookProvider(WebhookProvider[IntegratorWebhookArgs]):
         Without the setting found before, its properties carry no ``original_url``: a
         resource recovered this way leaves the setting as it is on destroy.
         """
-        found = _get_integrator(self.client())
+        found = self.api().get()
         if not _holds(found, args.url, args.events):
             return []
         return [(found.id, _live(found, args.events))]
 
     @staticmethod
-    def _require_same_account(client: ApiClient, id_: str, operation: str) -> IntegratorResponseDto:
-        found = _get_integrator(client)
+    def _require_same_account(api: KotaniPayApi, id_: str, operation: str) -> IntegratorResponseDto:
+        found = api.get()
         if found.id != id_:
             raise NotFoundError(
                 "Kotani Pay", operation, status=None,
@@ -629,7 +636,7 @@ def list_webhooks(clients: Clients | None = None) -> list[tuple[str, dict[str, A
 
     The secret is never returned by Kotani Pay, so it is not among the properties.
     """
-    found = _get_integrator(IntegratorWebhookProvider(clients).client())
+    found = IntegratorWebhookProvider(clients).api().get()
     if not _is_set(found):
         return []
     return [(found.id, {"url": found.webhook_url, "events": sorted(set(found.webhook_events or []))})]

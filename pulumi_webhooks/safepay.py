@@ -46,7 +46,7 @@ from ._fields import (
     event_list,
     request_body,
 )
-from ._http import ApiClient, ClientParts, Clients, Dialect, offset_pages, text_or_none
+from ._http import ApiClient, ClientParts, Clients, Dialect, ProviderApi, offset_pages, text_or_none
 from ._lifecycle import WebhookProvider, WebhookResource, is_unknown
 
 if TYPE_CHECKING:
@@ -299,33 +299,12 @@ def _live(endpoint: Endpoint, aggregator: str, secret: str | None = None) -> dic
     return {k: v for k, v in live.items() if v is not None}
 
 
-def _endpoints(client: ApiClient, aggregator: str) -> Iterator[Endpoint]:
-    """Every endpoint of ``aggregator``, page by page."""
-
-    def page(offset: int) -> tuple[list[Endpoint], int]:
-        listed = client.call(
-            ListResponse, "list webhooks", "GET", _collection(aggregator),
-            params={"limit": str(PAGE_SIZE), "offset": str(offset)},
-        ).data
-        for endpoint in listed.endpoints:
-            client.add_secret(endpoint.secret)
-        return listed.endpoints, listed.count
-
-    return offset_pages(page, lambda endpoint: endpoint.token)
-
-
 def _may_be_gone(exc: ApiError) -> bool:
     """An answer to a call on one webhook that can mean it does not exist: a 404, or a 400
     (the only error Safepay's OpenAPI lists for those calls)."""
     return isinstance(exc, NotFoundError) or (
         exc.status == 400 and not isinstance(exc, TransientError)
     )
-
-
-def _listed(client: ApiClient, aggregator: str, webhook_id: str) -> bool:
-    """Whether the aggregator's list holds ``webhook_id``; a 404 of the list itself
-    (no such API at the base URL) raises :class:`NotFoundError`."""
-    return any(e.token == webhook_id for e in _endpoints(client, aggregator))
 
 
 def _still_listed(exc: ApiError, aggregator: str, webhook_id: str) -> ApiError:
@@ -335,6 +314,104 @@ def _still_listed(exc: ApiError, aggregator: str, webhook_id: str) -> ApiError:
         message=f"{exc.message or 'no message'} (webhook {webhook_id} is still listed in "
                 f"aggregator {aggregator}, so it is not gone)",
     )
+
+
+class SafepayApi(ProviderApi):
+    """Safepay Raast Wire's webhook calls in one aggregator (``/v1/aggregators/{id}/webhooks``):
+    list, get, create, update, rotate, delete. Every secret an answer carries is redacted from
+    the client's messages from then on."""
+
+    def __init__(self, client: ApiClient, aggregator: str) -> None:
+        super().__init__(client)
+        self.aggregator = aggregator
+
+    def _member(self, webhook_id: str) -> str:
+        return _member(self.aggregator, webhook_id)
+
+    def _seen(self, data: EndpointData) -> EndpointData:
+        self.client.add_secret(data.secret or data.endpoint.secret)
+        return data
+
+    def list(self) -> Iterator[Endpoint]:
+        def page(offset: int) -> tuple[list[Endpoint], int]:
+            listed = self.client.call(
+                ListResponse, "list webhooks", "GET", _collection(self.aggregator),
+                params={"limit": str(PAGE_SIZE), "offset": str(offset)},
+            ).data
+            for endpoint in listed.endpoints:
+                self.client.add_secret(endpoint.secret)
+            return listed.endpoints, listed.count
+
+        return offset_pages(page, lambda endpoint: endpoint.token)
+
+    def holds(self, webhook_id: str) -> bool:
+        """Whether the list holds ``webhook_id``; a 404 of the list itself (no such API at the
+        base URL) raises :class:`NotFoundError`."""
+        return any(e.token == webhook_id for e in self.list())
+
+    def get(self, webhook_id: str) -> Endpoint | None:
+        """The endpoint, or None when it is gone: a 400 or 404 counts as gone only once the list
+        agrees (a list that 404s means the base URL is wrong)."""
+        try:
+            data = self.client.call(EndpointResponse, "read webhook", "GET", self._member(webhook_id)).data
+        except ApiError as exc:
+            if not _may_be_gone(exc):
+                raise
+            if self.holds(webhook_id):
+                raise _still_listed(exc, self.aggregator, webhook_id) from None
+            return None
+        return self._seen(data).endpoint
+
+    def create(self, body: CreateWebhook) -> EndpointData:
+        return self._seen(self.client.call(
+            EndpointResponse, "create webhook", "POST", _collection(self.aggregator), json_body=body.model_dump()
+        ).data)
+
+    def update(self, webhook_id: str, body: UpdateWebhook) -> Endpoint:
+        try:
+            data = self.client.call(
+                EndpointResponse, "update webhook", "PUT", self._member(webhook_id), json_body=body.model_dump()
+            ).data
+        except ApiError as exc:
+            raise self._gone_or(exc, webhook_id) from None
+        return self._seen(data).endpoint
+
+    def rotate(self, webhook_id: str) -> EndpointData:
+        try:
+            data = self.client.call(
+                EndpointResponse, "rotate webhook secret", "PUT", f"{self._member(webhook_id)}/rotate"
+            ).data
+        except ApiError as exc:
+            raise self._gone_or(exc, webhook_id) from None
+        return self._seen(data)
+
+    def delete(self, webhook_id: str) -> None:
+        try:
+            self.client.request("delete webhook", "DELETE", self._member(webhook_id))
+        except ApiError as exc:
+            if not _may_be_gone(exc):
+                raise
+            # Already gone is success, but only once the list shows it is not there.
+            if self.holds(webhook_id):
+                raise _still_listed(exc, self.aggregator, webhook_id) from None
+
+    def _gone_or(self, exc: ApiError, webhook_id: str) -> ApiError:
+        """What a failed call on ``webhook_id`` means: gone (NotFoundError, which the lifecycle
+        confirms with a read) when the list does not hold it, else the error itself."""
+        if not _may_be_gone(exc) or isinstance(exc, NotFoundError):
+            return exc
+        try:
+            if self.holds(webhook_id):
+                return exc  # a 400 for a webhook that exists is a genuine bad request
+        except NotFoundError:
+            raise  # no list at this base URL: the lifecycle names the setting
+        except ApiError:
+            return exc  # unconfirmed: the answer stands as it came
+        return NotFoundError(
+            "Safepay", exc.operation, status=exc.status, code=exc.code,
+            message=f"{exc.message or 'no message'} (webhook {webhook_id} is not in aggregator "
+                    f"{self.aggregator}'s list)",
+        )
 
 
 # -- provider ---------------------------------------------------------------------------------
@@ -377,72 +454,38 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         return super().diff(id_, olds, news)
 
     # -- API ---------------------------------------------------------------------------------
+    def api(self, aggregator: str) -> SafepayApi:
+        return SafepayApi(self.client(), aggregator)
+
     def api_create(self, args: RaastWebhookArgs) -> tuple[str, dict[str, Any]]:
         aggregator = args.aggregator_id or _configured_aggregator()
-        body = request_body(CreateWebhook, args)
-        client = self.client()
-        data = client.call(
-            EndpointResponse, "create webhook", "POST", _collection(aggregator), json_body=body.model_dump()
-        ).data
-        secret = data.secret or data.endpoint.secret
-        client.add_secret(secret)
-        return data.endpoint.token, _live(data.endpoint, aggregator, secret)
+        made = self.api(aggregator).create(request_body(CreateWebhook, args))
+        return made.endpoint.token, _live(made.endpoint, aggregator, made.secret)
 
     def api_read(self, id_: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
         aggregator = self._stored_aggregator(state)
-        client = self.client()
-        try:
-            response = client.request("read webhook", "GET", _member(aggregator, id_))
-        except ApiError as exc:
-            if not _may_be_gone(exc):
-                raise
-            # Gone only if the list agrees; a list that 404s means the base URL is wrong.
-            if _listed(client, aggregator, id_):
-                raise _still_listed(exc, aggregator, id_) from None
-            return None
-        endpoint = client.parse(EndpointResponse, response, "read webhook").data.endpoint
-        client.add_secret(endpoint.secret)
+        endpoint = self.api(aggregator).get(id_)
         # A secret in the answer (say, after a dashboard rotation) wins; none keeps the stored one.
-        return _live(endpoint, aggregator)
+        return None if endpoint is None else _live(endpoint, aggregator)
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: RaastWebhookArgs) -> dict[str, Any]:
         aggregator = self._stored_aggregator(olds)
-        client = self.client()
-        body = request_body(UpdateWebhook, args)
-        try:
-            response = client.request(
-                "update webhook", "PUT", _member(aggregator, id_), json_body=body.model_dump()
-            )
-        except ApiError as exc:
-            raise self._gone_or(exc, client, aggregator, id_) from None
-        endpoint = client.parse(EndpointResponse, response, "update webhook").data.endpoint
-        client.add_secret(endpoint.secret)
-        live = _live(endpoint, aggregator)
+        api = self.api(aggregator)
+        live = _live(api.update(id_, request_body(UpdateWebhook, args)), aggregator)
         # Only a new ``rotation`` value rotates: not the first value at create,
         # not adoption (whose olds carry the declared value), not removing it.
         # (The engine drops null outputs, so an absent old value is "unset".)
         if args.rotation and args.rotation != olds.get("rotation"):
-            try:
-                live = self._rotate(client, aggregator, id_)
-            except ApiError as exc:
-                raise self._gone_or(exc, client, aggregator, id_) from None
+            rotated = api.rotate(id_)
+            live = _live(rotated.endpoint, aggregator, rotated.secret)
         return live
 
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
-        aggregator = self._stored_aggregator(state)
-        client = self.client()
-        try:
-            client.request("delete webhook", "DELETE", _member(aggregator, id_))
-        except ApiError as exc:
-            if not _may_be_gone(exc):
-                raise
-            # Already gone is success, but only once the list shows it is not there.
-            if _listed(client, aggregator, id_):
-                raise _still_listed(exc, aggregator, id_) from None
+        self.api(self._stored_aggregator(state)).delete(id_)
 
     def api_list(self, args: RaastWebhookArgs) -> list[str] | None:
         """The endpoint ids of the aggregator a create of ``args`` lands in."""
-        return [e.token for e in _endpoints(self.client(), args.aggregator_id or _configured_aggregator())]
+        return [e.token for e in self.api(args.aggregator_id or _configured_aggregator()).list()]
 
     def landing(self, props: Mapping[str, Any]) -> str:
         # Creates may name any aggregator the key opens: each has its own list.
@@ -453,7 +496,7 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         description, in the aggregator it was sent to."""
         aggregator = args.aggregator_id or _configured_aggregator()
         matches = [
-            e for e in _endpoints(self.client(), aggregator)
+            e for e in self.api(aggregator).list()
             if e.url == args.url
             and e.event_types() == sorted(set(args.event_types))
             and (e.description or "") == args.description
@@ -468,32 +511,8 @@ class RaastWebhookProvider(WebhookProvider[RaastWebhookArgs]):
         # Made by this resource and never used, yet listed without its signing
         # secret: a rotation is the only way to learn one.
         aggregator = found[1].get("effective_aggregator_id") or args.aggregator_id or _configured_aggregator()
-        return id_, {**found[1], **self._rotate(self.client(), aggregator, id_)}
-
-    @staticmethod
-    def _gone_or(exc: ApiError, client: ApiClient, aggregator: str, id_: str) -> ApiError:
-        """What a failed call on ``id_`` means: gone (NotFoundError, which the lifecycle
-        confirms with a read) when the list does not hold it, else the error itself."""
-        if not _may_be_gone(exc) or isinstance(exc, NotFoundError):
-            return exc
-        try:
-            if _listed(client, aggregator, id_):
-                return exc  # a 400 for a webhook that exists is a genuine bad request
-        except NotFoundError:
-            raise  # no list at this base URL: the lifecycle names the setting
-        except ApiError:
-            return exc  # unconfirmed: the answer stands as it came
-        return NotFoundError(
-            "Safepay", exc.operation, status=exc.status, code=exc.code,
-            message=f"{exc.message or 'no message'} (webhook {id_} is not in aggregator {aggregator}'s list)",
-        )
-
-    @staticmethod
-    def _rotate(client: ApiClient, aggregator: str, id_: str) -> dict[str, Any]:
-        data = client.call(EndpointResponse, "rotate webhook secret", "PUT", f"{_member(aggregator, id_)}/rotate").data
-        secret = data.secret or data.endpoint.secret
-        client.add_secret(secret)
-        return _live(data.endpoint, aggregator, secret)
+        rotated = self.api(aggregator).rotate(id_)
+        return id_, {**found[1], **_live(rotated.endpoint, aggregator, rotated.secret)}
 
 
 # -- resource ---------------------------------------------------------------------------------
@@ -590,7 +609,7 @@ def list_webhooks(clients: Clients | None = None) -> list[tuple[str, dict[str, A
     """
     aggregator = _configured_aggregator()
     found: list[tuple[str, dict[str, Any]]] = []
-    for endpoint in _endpoints(RaastWebhookProvider(clients).client(), aggregator):
+    for endpoint in RaastWebhookProvider(clients).api(aggregator).list():
         props = _live(endpoint, aggregator)
         props.pop("secret", None)
         props.pop("effective_aggregator_id")
