@@ -79,3 +79,13 @@ def test_programs_require_their_secrets_and_say_how_to_set_them(program: Path) -
         assert re.search(rf"config set --secret (\"\$key\"|{key}) ", setup.read_text()) or (
             program.parent == ROOT and key in setup.read_text()
         ), f"{setup} does not set {key}"
+
+
+def test_the_guide_to_a_new_provider_names_what_the_core_has() -> None:
+    guide = (ROOT / "docs" / "adding-a-provider.md").read_text()
+    rows = re.findall(r"^\| (.+?) \| `(_\w+)\.py` \|", guide, re.M)
+    assert len(rows) >= 8
+    for names, module in rows:
+        core = importlib.import_module(f"pulumi_webhooks.{module}")
+        for name in re.findall(r"`(\w+)(?:\(|`)", names):
+            assert hasattr(core, name), f"docs/adding-a-provider.md: {module}.{name} does not exist"
