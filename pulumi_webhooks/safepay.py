@@ -32,7 +32,7 @@ from pulumi.dynamic import DiffResult
 from pydantic import AfterValidator
 
 from ._config import Connection, ConnectionSpec, Setting
-from ._errors import ApiError, ConfigurationError, NotFoundError, TransientError
+from ._errors import ApiError, ConfigurationError, NotFoundError, RejectedError
 from ._fields import (
     Adopts,
     Flag,
@@ -299,12 +299,10 @@ def _live(endpoint: Endpoint, aggregator: str, secret: str | None = None) -> dic
     return {k: v for k, v in live.items() if v is not None}
 
 
-def _may_be_gone(exc: ApiError) -> bool:
+def _may_be_gone(exc: NotFoundError | RejectedError) -> bool:
     """An answer to a call on one webhook that can mean it does not exist: a 404, or a 400
     (the only error Safepay's OpenAPI lists for those calls)."""
-    return isinstance(exc, NotFoundError) or (
-        exc.status == 400 and not isinstance(exc, TransientError)
-    )
+    return isinstance(exc, NotFoundError) or exc.status == 400
 
 
 def _still_listed(exc: ApiError, aggregator: str, webhook_id: str) -> ApiError:
@@ -354,7 +352,7 @@ class SafepayApi(ProviderApi):
         agrees (a list that 404s means the base URL is wrong)."""
         try:
             data = self.client.call(EndpointResponse, "read webhook", "GET", self._member(webhook_id)).data
-        except ApiError as exc:
+        except (NotFoundError, RejectedError) as exc:
             if not _may_be_gone(exc):
                 raise
             if self.holds(webhook_id):
@@ -372,7 +370,7 @@ class SafepayApi(ProviderApi):
             data = self.client.call(
                 EndpointResponse, "update webhook", "PUT", self._member(webhook_id), json_body=body.model_dump()
             ).data
-        except ApiError as exc:
+        except (NotFoundError, RejectedError) as exc:
             raise self._gone_or(exc, webhook_id) from None
         return self._seen(data).endpoint
 
@@ -381,21 +379,21 @@ class SafepayApi(ProviderApi):
             data = self.client.call(
                 EndpointResponse, "rotate webhook secret", "PUT", f"{self._member(webhook_id)}/rotate"
             ).data
-        except ApiError as exc:
+        except (NotFoundError, RejectedError) as exc:
             raise self._gone_or(exc, webhook_id) from None
         return self._seen(data)
 
     def delete(self, webhook_id: str) -> None:
         try:
             self.client.request("delete webhook", "DELETE", self._member(webhook_id))
-        except ApiError as exc:
+        except (NotFoundError, RejectedError) as exc:
             if not _may_be_gone(exc):
                 raise
             # Already gone is success, but only once the list shows it is not there.
             if self.holds(webhook_id):
                 raise _still_listed(exc, self.aggregator, webhook_id) from None
 
-    def _gone_or(self, exc: ApiError, webhook_id: str) -> ApiError:
+    def _gone_or(self, exc: NotFoundError | RejectedError, webhook_id: str) -> ApiError:
         """What a failed call on ``webhook_id`` means: gone (NotFoundError, which the lifecycle
         confirms with a read) when the list does not hold it, else the error itself."""
         if not _may_be_gone(exc) or isinstance(exc, NotFoundError):

@@ -46,7 +46,7 @@ from pulumi.dynamic import CreateResult, DiffResult
 from pydantic import AfterValidator, Field, ValidationError
 
 from ._config import Connection, ConnectionSpec, Setting
-from ._errors import ApiError, InputError, NotFoundError, WebhookError
+from ._errors import ApiError, InputError, NotFoundError, RejectedError, WebhookError
 from ._fields import (
     Adopts,
     AnyUrl,
@@ -496,13 +496,13 @@ class WebhookSecretProvider(WebhookProvider[WebhookSecretArgs]):
         first, second = secret_verbs(api.client.connection.base_url)
         try:
             response = api.set_secret(first, args)
-        except ApiError as exc:
+        except (NotFoundError, RejectedError) as exc:
             if exc.status not in (404, 405):
                 raise
             # This host documents the other verb: 405 (method not allowed) or 404 (no such route).
             try:
                 response = api.set_secret(second, args)
-            except ApiError as again:
+            except (NotFoundError, RejectedError) as again:
                 if again.status not in (404, 405):
                     raise
                 raise type(again)(
