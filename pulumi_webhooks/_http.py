@@ -4,7 +4,9 @@ Each provider supplies a :class:`Dialect` (how its errors look, which of them
 are retryable) and optionally an :class:`Auth` (headers, tokens, signing);
 :class:`TokenAuth` is the auth of providers that hand out expiring tokens.
 One :class:`ApiClient` per provider connection lives for the whole provider
-process and is shared by the host's gRPC threads.
+process and is shared by the host's gRPC threads; :class:`Clients` makes and
+keeps them (and is where a test puts its transport and clock). Each provider's
+typed API client (a :class:`ProviderApi`) makes its calls through one.
 """
 
 from __future__ import annotations

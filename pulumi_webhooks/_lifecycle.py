@@ -1,9 +1,10 @@
 """The lifecycle every webhook resource shares: check, diff, create, read, update, delete.
 
-A provider module subclasses :class:`WebhookProvider`, declares its argument
-model and its state model (the arguments plus the outputs, each field carrying
-its flags: see :mod:`._fields`), and implements the ``api_*`` hooks with its
-documented calls. Everything the engine sees (unknowns during preview, outputs
+A provider module subclasses :class:`WebhookProvider` (or, for an API without a
+get-one call, :class:`ListedWebhookProvider`), declares its argument model and
+its state model (the arguments plus the outputs, each field carrying its flags:
+see :mod:`._fields`), and implements the ``api_*`` hooks with the calls of its
+typed API client (a :class:`._http.ProviderApi`). Everything the engine sees (unknowns during preview, outputs
 that carry every input, refresh rewriting inputs, deletes of what is already
 gone, creates whose answer was lost) is handled here once.
 
