@@ -793,10 +793,9 @@ class ListedWebhookProvider(WebhookProvider[ArgsT], Generic[ArgsT, ListedT]):
     lookup and ``discover`` all come from the account's list, and every read of an operation
     shares one listing."""
 
-    api_class: ClassVar[type[ListedApi[Any]]]
-
     def api(self) -> ListedApi[ListedT]:
-        return self.api_class(self.client())
+        """The provider's typed API client, on the connection in effect."""
+        raise NotImplementedError
 
     def made_by(self, args: ArgsT, webhook: ListedT) -> bool:
         """Whether a create of ``args`` can have made ``webhook``."""

@@ -421,7 +421,6 @@ class PhonePeWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
 
     args_model = WebhookArgs
     state_model = WebhookState
-    api_class = PhonePeApi
     limit_per_account = MAX_WEBHOOKS
     noun = "PhonePe webhook"
     connection_spec = CONNECTION

@@ -408,7 +408,6 @@ class IntegratorWebhookProvider(ListedWebhookProvider[IntegratorWebhookArgs, Spr
 
     args_model = IntegratorWebhookArgs
     state_model = IntegratorWebhookState
-    api_class = SpritzApi
     noun = "Spritz webhook"
     connection_spec = CONNECTION
 

@@ -413,7 +413,6 @@ class VelaFiWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
 
     args_model = WebhookArgs
     state_model = WebhookState
-    api_class = VelaFiApi
     noun = "VelaFi webhook"
     connection_spec = CONNECTION
 
