@@ -119,6 +119,7 @@ LOOKUP_INPUT = "lookup_only"
 _HIDDEN = (LOCATION_OUTPUT, "account", URN_INPUT, LOOKUP_INPUT)
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
+T = TypeVar("T")
 
 
 def is_unknown(value: Any) -> bool:
@@ -297,6 +298,18 @@ class WebhookProvider(ResourceProvider, Generic[ArgsT]):
     def api_delete(self, id_: str, state: Mapping[str, Any]) -> None:
         """Delete ``id_``; NotFoundError means it is already gone, which is success."""
         raise NotImplementedError
+
+    @staticmethod
+    def finish_or_discard(finish: Callable[[], T], discard: Callable[[], object]) -> T:
+        """``finish()`` a webhook this create just made (a second call, where the create call
+        cannot say everything, e.g. "disabled"). When that fails, ``discard()`` the webhook
+        rather than leave it working outside the stack, then raise the failure."""
+        try:
+            return finish()
+        except WebhookError:
+            with contextlib.suppress(WebhookError):
+                discard()
+            raise
 
     def api_list(self, args: ArgsT) -> list[str] | None:
         """The ids held now where a create of ``args`` lands, or None when the API cannot list them."""

@@ -4,7 +4,7 @@ The CLI, ``discover``, the sandbox, local webhook development and the tests take
 their provider lists from :data:`PROVIDERS`. Entries hold module paths, not
 modules: a program imports only the provider modules it uses, and importing this
 one costs nothing beyond the standard library. Supporting another provider means
-adding its module, its sandbox app (listed in ``sandbox._app.apps``) and one entry here.
+adding its module, its sandbox app and one entry here, which names both.
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ fetched when ``baseUrl`` is set.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, get_args
@@ -38,7 +37,7 @@ import pulumi
 from pydantic import AfterValidator
 
 from ._config import Connection, ConnectionSpec, Setting
-from ._errors import ApiError, ConfigurationError, LimitError, RejectedError
+from ._errors import ConfigurationError, LimitError, RejectedError
 from ._fields import Adopts, Flag, HttpsUrl, Lenient, Output, Payload, Secret, event_list, request_body
 from ._http import (
     TRANSIENT_STATUSES,
@@ -436,19 +435,12 @@ class PhonePeWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
         api = self.api()
         hook = api.create(request_body(CreateWebhookRequest, args))
         if not args.enabled:
-            hook = self._disable_new(api, hook.id, args)
+            # Create cannot say "disabled": a follow-up PUT does.
+            made = hook.id
+            hook = self.finish_or_discard(
+                lambda: api.update(made, request_body(UpdateWebhookRequest, args)), lambda: api.delete(made)
+            )
         return hook.id, hook.properties()
-
-    @staticmethod
-    def _disable_new(api: PhonePeApi, webhook_id: str, args: WebhookArgs) -> WebhookObject:
-        # Create cannot say "disabled": a follow-up PUT does. If it fails for good,
-        # remove the enabled webhook rather than leave it receiving events unmanaged.
-        try:
-            return api.update(webhook_id, request_body(UpdateWebhookRequest, args))
-        except ApiError:
-            with contextlib.suppress(ApiError):
-                api.delete(webhook_id)
-            raise
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:
         return self.api().update(id_, request_body(UpdateWebhookRequest, args)).properties()

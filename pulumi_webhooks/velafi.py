@@ -30,7 +30,6 @@ written. Any other value reads as not enabled and is reported as received.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import re
@@ -43,7 +42,7 @@ from pydantic import AfterValidator, Field, ValidationError
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._config import Connection, ConnectionSpec, Setting
-from ._errors import ApiError, InputError, NotFoundError, WebhookError
+from ._errors import ApiError, InputError, NotFoundError
 from ._fields import Adopts, Flag, HttpsUrl, Lenient, Output, Payload, Replaces, request_body, suggest
 from ._http import ApiClient, ClientParts, Clients, Dialect, Failure, ListedApi, TokenAuth, json_or_none
 from ._lifecycle import ListedWebhookProvider, WebhookProvider, WebhookResource
@@ -428,13 +427,8 @@ class VelaFiWebhookProvider(ListedWebhookProvider[WebhookArgs, WebhookObject]):
         hook = api.create(request_body(CreateWebhookBody, args))
         if not args.enabled and hook.status != STATUS_DISABLED:
             # Creation always makes an active webhook; disabling is a second call.
-            try:
-                hook = api.update(hook.webhook_id, args.url, enabled=False)
-            except WebhookError:
-                # Do not leave an active webhook the stack does not know about.
-                with contextlib.suppress(WebhookError):
-                    api.delete(hook.webhook_id)
-                raise
+            made = hook.webhook_id
+            hook = self.finish_or_discard(lambda: api.update(made, args.url, enabled=False), lambda: api.delete(made))
         return hook.webhook_id, hook.properties()
 
     def api_update(self, id_: str, olds: Mapping[str, Any], args: WebhookArgs) -> dict[str, Any]:

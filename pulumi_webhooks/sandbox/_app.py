@@ -22,7 +22,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from .._fields import rule_of
-from .._registry import BY_NAME
+from .._registry import BY_NAME, PROVIDERS
 
 __all__ = [
     "Delivery",
@@ -286,16 +286,10 @@ class Fault:
 
 
 def apps() -> list[type[ProviderApp]]:
-    """The five provider apps, in the registry's order."""
-    # Imported on call: their modules import this one, and their payload models bring in the
-    # Pulumi SDK, which a program using only the framework (or Fault, Request...) should not pay for.
-    from .kotanipay import KotaniPayApp
-    from .phonepe import PhonePeApp
-    from .safepay import SafepayApp
-    from .spritz import SpritzApp
-    from .velafi import VelaFiApp
-
-    return [KotaniPayApp, VelaFiApp, SafepayApp, SpritzApp, PhonePeApp]
+    """The provider apps, in the registry's order. Each entry names its app; they are imported
+    on call (their modules import this one, and their payload models bring in the Pulumi SDK,
+    which a program using only the framework, or Fault, Request..., should not pay for)."""
+    return [provider.app_class() for provider in PROVIDERS]
 
 
 class Sandbox:
