@@ -356,11 +356,10 @@ class VelaFiApi(ListedApi[WebhookObject]):
             raise ApiError("VelaFi", operation, status=None, message="the answer holds no list of webhooks")
         return [_webhook(item, operation) for item in data]
 
-    def list(self, first: int = STATUS_ACTIVE) -> list[WebhookObject]:
+    def list(self) -> list[WebhookObject]:
         """Every webhook that is not deleted (the list is filtered by status: ask for both)."""
-        second = STATUS_DISABLED if first == STATUS_ACTIVE else STATUS_ACTIVE
         seen: dict[str, WebhookObject] = {}
-        for status in (first, second):
+        for status in (STATUS_ACTIVE, STATUS_DISABLED):
             for hook in self.list_status(status):
                 if hook.status != STATUS_DELETED:
                     seen.setdefault(hook.webhook_id, hook)
