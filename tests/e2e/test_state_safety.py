@@ -89,8 +89,10 @@ def test_a_base_url_typo_never_drops_a_live_webhook(engine_stack: StackFactory) 
     stack.refresh()
     assert state_ids(stack) == held
     # Up would make them at the new base URL: the 404 there names the setting, and loses nothing.
+    # Every create is tried: after a failure the engine starts no new step, and one provider's
+    # 404 can come back before another's create has begun.
     with pytest.raises(CommandError) as failed:
-        stack.up()
+        stack.up(continue_on_error=True)
     message = str(failed.value)
     for ns, env in (("velafi", "VELAFI_BASE_URL"), ("safepay", "SAFEPAY_BASE_URL"),
                     ("spritz", "SPRITZ_BASE_URL"), ("phonepe", "PHONEPE_BASE_URL")):
